@@ -16,7 +16,9 @@ Dataflow (one engine per layer, FINN-like): weights stay on chip unless
 output and off-chip weights cross the port, as streams overlapping compute:
 
     busy     = max(compute, transfer(offchip_bits))
-    interval = max(max_l compute_l, sum_l transfer_l)      (the port is shared)
+    interval = max(max_l compute_l, sum_l ceil(bits_l / bits_per_cycle))
+               (the port is shared; its latency delays the pipeline but not the
+               steady state, where streams of consecutive batches overlap)
 
 A layer starts once the fraction f of its input its window needs has arrived
 (f = kernel rows / input rows for conv, 1 for fc) and finishes after its last
@@ -81,7 +83,7 @@ class _Plan:
     """Everything computed for one layer before the styles compose it."""
 
     __slots__ = ("layer", "fold", "passes", "pairs", "folds_in", "folds_out", "compute", "memory",
-                 "stall", "fill", "busy", "offchip_bits", "energy_pj", "logic", "sram_bits", "bram18",
+                 "stall", "fill", "busy", "stream", "offchip_bits", "energy_pj", "logic", "sram_bits", "bram18",
                  "static_share")
 
 
@@ -122,6 +124,7 @@ def _plan(layer, hw, out_b, first, last):
         bits = (in_total if first else 0) + (out_total if last else 0) + (0 if hw.weights_on_chip else w_total)
         p.offchip_bits = bits
         p.memory = offchip.cycles(bits, hw)
+        p.stream = p.memory - (hw.memory.offchip_latency_cycles if bits else 0)
         p.busy = max(p.compute, p.memory)
         p.stall = p.busy - p.compute
         p.fill = depth
@@ -245,7 +248,7 @@ def _overlay_tiles(p, layer, hw, per_fold, w_total, in_total, out_total, first, 
 
 
 def _compose_dataflow(plans, layers, hw):
-    interval = max(max(p.compute for p in plans), sum(p.memory for p in plans))
+    interval = max(max(p.compute for p in plans), sum(p.stream for p in plans))
     start = end = 0.0
     prev = None
     for p, layer in zip(plans, layers):
