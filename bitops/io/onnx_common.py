@@ -104,6 +104,7 @@ class GraphBuilder:
         self.onnx_model = model
         self.graph = model.graph
         self.consts = {}
+        self.const_ranges = {}  # integer constant -> (lo, hi) after a Clip (QCDQ weights)
         self.qconsts = {}      # name -> (codes int64 in file layout, QuantSpec in file layout)
         self.samples = {}      # dynamic tensor -> sample value in runtime layout
         self.act_specs = {}    # dynamic tensor -> QuantSpec (runtime layout) when quantized
@@ -277,6 +278,8 @@ class GraphBuilder:
             raise self.error(node, "Constant without a supported value attribute")
 
     def _fold(self, node):
+        if node.input[0] in self.qconsts and node.op_type in ("Identity", "Transpose", "Reshape", "Flatten"):
+            return self._fold_codes(node)
         fn = CONST_FOLD[node.op_type]
         try:
             with np.errstate(all="ignore"):
@@ -288,6 +291,24 @@ class GraphBuilder:
         if out is not None:
             self.consts[node.output[0]] = np.asarray(out)
 
+    def _fold_codes(self, node):
+        """Layout ops on quantized weights keep them as codes (a DQ -> Transpose -> MatMul weight)."""
+        q, spec = self.qconsts[node.input[0]]
+        if node.op_type == "Identity":
+            self.qconsts[node.output[0]] = (q, spec)
+            return
+        if node.op_type == "Transpose":
+            perm = attrs_of(node).get("perm") or list(range(q.ndim))[::-1]
+            if spec.per_channel and spec.scale.ndim != q.ndim:
+                raise self.error(node, "per-channel weight grid does not match the weight's rank")
+            nspec = spec.with_layout(perm) if spec.per_channel else spec
+            self.qconsts[node.output[0]] = (np.transpose(q, perm), nspec)
+            return
+        if spec.per_channel:
+            raise self.error(node, "reshaping a per-channel quantized weight is not supported")
+        out = CONST_FOLD[node.op_type](_CodesView(self, q), node)
+        self.qconsts[node.output[0]] = (np.asarray(out), spec)
+
     def _check_packing(self):
         for layer in self.layers:
             if layer.op not in ("conv", "fc"):
@@ -297,6 +318,16 @@ class GraphBuilder:
                     raise FormatError(
                         f"{self.path}: layer {layer.name!r}: {what} is quantized to {spec.bits} bits "
                         f"(range [{spec.qmin}, {spec.qmax}]); the packed kernels take at most {MAX_PACKED_BITS}")
+
+
+class _CodesView:
+    """Stands in for the builder so a fold function sees integer codes as input 0."""
+
+    def __init__(self, b, q):
+        self.b, self.q = b, q
+
+    def const(self, node, i, required=True):
+        return self.q if i == 0 else self.b.const(node, i, required)
 
 
 # -- constant folding (shape arithmetic and weight preprocessing in exports) --------------------
@@ -367,7 +398,14 @@ def _fold_slice(b, n):
     return x[tuple(sl)]
 
 
+def _fold_flatten(b, n):
+    x = b.const(n, 0)
+    axis = attrs_of(n).get("axis", 1)
+    return x.reshape(int(np.prod(x.shape[:axis])), -1)
+
+
 CONST_FOLD = {
+    "Flatten": _fold_flatten,
     "Identity": _fold_unary(lambda x: x),
     "Cast": _fold_cast,
     "Neg": _fold_unary(np.negative),

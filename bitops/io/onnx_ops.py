@@ -182,6 +182,13 @@ def clip(b, node):
     if len(node.input) > 2 and node.input[2]:
         hi = b.const(node, 2)
     x = node.input[0]
+    if x in b.consts and np.asarray(b.consts[x]).dtype.kind in "iu":
+        from bitops.io.onnx_qdq import clip_int_const
+
+        return clip_int_const(b, node, lo, hi)
+    if x in b.consts:
+        b.consts[node.output[0]] = np.clip(b.consts[x], lo, hi)
+        return
     if x in b.int_tensors or x in b.qconsts:
         from bitops.io.onnx_qdq import clip_codes
 

@@ -116,7 +116,7 @@ def dequantize_linear(b, node):
             q = np.asarray(b.consts[x])
             if q.dtype.kind not in "iu" and str(q.dtype) not in INT_RANGES:
                 raise b.error(node, f"input {x!r} must be an integer tensor, got {q.dtype}")
-            qrange = _range_of(b, node, q)
+            qrange = b.const_ranges.get(x) or _range_of(b, node, q)
             q = q.astype(np.int64)
         spec = _spec(b, node, 1, 2, max(1, q.ndim), q.shape, axis, qrange=qrange)
         if q.size and (q.min() < spec.qmin or q.max() > spec.qmax):
@@ -132,6 +132,18 @@ def dequantize_linear(b, node):
     layer = Layer(b.unique_name(node, "dequant"), "dequant", [x], [node.output[0]], out_spec=rspec,
                   attrs={"source_op": "DequantizeLinear"})
     b.add_layer(node, layer, act_out=rspec)
+
+
+def clip_int_const(b, node, lo, hi):
+    """Clip on a constant integer tensor (a QCDQ weight before its DequantizeLinear): remember the range."""
+    q = np.asarray(b.consts[node.input[0]])
+    tlo, thi = b.const_ranges.get(node.input[0]) or _range_of(b, node, q)
+    lo = tlo if lo is None else max(tlo, int(np.ceil(float(np.asarray(lo)))))
+    hi = thi if hi is None else min(thi, int(np.floor(float(np.asarray(hi)))))
+    if lo > hi:
+        raise b.error(node, f"Clip range [{lo}, {hi}] is empty")
+    b.consts[node.output[0]] = np.clip(q, lo, hi).astype(q.dtype)
+    b.const_ranges[node.output[0]] = (lo, hi)
 
 
 def clip_codes(b, node, lo, hi):
