@@ -1,0 +1,26 @@
+"""bitops: exact multi-branch binary (xnor-popcount) kernels for quantized networks.
+
+An M-bit x N-bit layer runs as M*N binary layers weighted by powers of two
+(DESIGN §2); the native core computes them exactly with xor and popcount.
+"""
+__version__ = "0.1.0"
+
+from bitops.encoding import Encoded, encode, pack_bits, unpack_bits
+from bitops.kernels import bgemm, mbconv2d, mbgemm
+from bitops.quant import QTensor, qconv2d, qlinear
+from bitops.runtime_config import (
+    available_kernel_paths,
+    cpu_features,
+    get_kernel_path,
+    get_num_threads,
+    set_kernel_path,
+    set_num_threads,
+)
+
+__all__ = [
+    "Encoded", "encode", "pack_bits", "unpack_bits",
+    "bgemm", "mbgemm", "mbconv2d",
+    "QTensor", "qlinear", "qconv2d",
+    "cpu_features", "set_num_threads", "get_num_threads",
+    "get_kernel_path", "set_kernel_path", "available_kernel_paths",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from bitops.cli import main
+
+sys.exit(main())

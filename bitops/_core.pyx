@@ -1,0 +1,193 @@
+# cython: language_level=3
+"""Thin binding over csrc/: arguments arrive checked and C-contiguous from the
+Python layer (bitops/kernels.py, bitops/encoding.py); this module allocates
+outputs, releases the GIL and calls C. No logic lives here."""
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport uint8_t, uint64_t, int64_t
+
+cnp.import_array()
+
+cdef extern from "bitops.h" nogil:
+    ctypedef struct bo_gemm_args:
+        const uint64_t *a
+        const uint64_t *w
+        int64_t rows, cols, nw, k
+        int a_planes, w_planes
+        void *out
+        int out64
+    ctypedef struct bo_conv_args:
+        const uint64_t *x
+        const uint64_t *w
+        const int64_t *tap_sum
+        int64_t batch, in_h, in_w, in_c, out_c, kh, kw, out_h, out_w
+        int64_t stride_h, stride_w, dil_h, dil_w, pad_top, pad_left
+        int64_t nw
+        int64_t pad_value
+        int a_planes, w_planes
+        void *out
+        int out64
+    ctypedef struct bo_cpu_features:
+        int popcnt, avx2, avx512f, avx512bw, avx512vpopcntdq, os_avx, os_avx512
+    int BO_PATH_COUNT
+    void bo_pack_rows(const uint8_t *bits, int64_t rows, int64_t k, uint64_t *words)
+    void bo_unpack_rows(const uint64_t *words, int64_t rows, int64_t k, uint8_t *bits)
+    void bo_encode_rows(const uint8_t *codes, int64_t rows, int64_t k, int nbits, uint64_t *planes)
+    int bo_mbgemm(const bo_gemm_args *g)
+    int bo_mbgemm_reference(const bo_gemm_args *g)
+    int bo_mbconv2d(const bo_conv_args *c)
+    int bo_mbconv2d_reference(const bo_conv_args *c)
+    void bo_cpu_detect(bo_cpu_features *f)
+    const char *bo_path_name(int path)
+    int bo_path_supported(int path)
+    int bo_get_path()
+    int bo_set_path(int path)
+    int bo_get_num_threads()
+    void bo_set_num_threads(int n)
+    int bo_has_openmp()
+
+
+def _check(int status):
+    if status == 1:
+        raise ValueError("native kernel rejected its arguments")
+    if status == 2:
+        raise MemoryError("native kernel could not allocate its work space")
+
+
+def pack_rows(const uint8_t[:, ::1] bits):
+    cdef int64_t rows = bits.shape[0], k = bits.shape[1], nw = (k + 63) // 64
+    out = np.empty((rows, nw), dtype=np.uint64)
+    cdef uint64_t[:, ::1] o = out
+    with nogil:
+        bo_pack_rows(&bits[0, 0], rows, k, &o[0, 0])
+    return out
+
+
+def unpack_rows(const uint64_t[:, ::1] words, int64_t k):
+    cdef int64_t rows = words.shape[0]
+    out = np.empty((rows, k), dtype=np.uint8)
+    cdef uint8_t[:, ::1] o = out
+    with nogil:
+        bo_unpack_rows(&words[0, 0], rows, k, &o[0, 0])
+    return out
+
+
+def encode_rows(const uint8_t[:, ::1] codes, int nbits):
+    cdef int64_t rows = codes.shape[0], k = codes.shape[1], nw = (k + 63) // 64
+    out = np.empty((nbits, rows, nw), dtype=np.uint64)
+    cdef uint64_t[:, :, ::1] o = out
+    with nogil:
+        bo_encode_rows(&codes[0, 0], rows, k, nbits, &o[0, 0, 0])
+    return out
+
+
+def _check_planes(int planes, int64_t nw_a, int64_t nw_w, int64_t k):
+    # Last line of defence: the C loops trust these, so a mismatch must never reach them.
+    if not 1 <= planes <= 8:
+        raise ValueError(f"planes must number 1..8, got {planes}")
+    if nw_a != nw_w or nw_a != (k + 63) // 64 or nw_a < 1:
+        raise ValueError(f"operands have {nw_a} and {nw_w} words per row; k={k} needs {(k + 63) // 64}")
+
+
+def mbgemm(const uint64_t[:, :, ::1] a, const uint64_t[:, :, ::1] w, int64_t k, bint out64, bint reference=False):
+    """a: (Ma, R, nw), w: (Mw, N, nw) planes -> (R, N) exact E_a @ E_w.T."""
+    _check_planes(a.shape[0], a.shape[2], w.shape[2], k)
+    _check_planes(w.shape[0], a.shape[2], w.shape[2], k)
+    if a.shape[1] < 1 or w.shape[1] < 1:
+        raise ValueError("operands must have at least one row")
+    cdef bo_gemm_args g
+    g.a = &a[0, 0, 0]
+    g.w = &w[0, 0, 0]
+    g.a_planes = a.shape[0]
+    g.rows = a.shape[1]
+    g.nw = a.shape[2]
+    g.w_planes = w.shape[0]
+    g.cols = w.shape[1]
+    g.k = k
+    g.out64 = out64
+    out = np.empty((g.rows, g.cols), dtype=np.int64 if out64 else np.int32)
+    cdef cnp.ndarray o = out
+    g.out = cnp.PyArray_DATA(o)
+    cdef int status
+    with nogil:
+        status = bo_mbgemm_reference(&g) if reference else bo_mbgemm(&g)
+    _check(status)
+    return out
+
+
+def mbconv2d(const uint64_t[:, :, :, :, ::1] x, const uint64_t[:, :, :, :, ::1] w, int64_t in_c,
+             const int64_t[:, :, ::1] tap_sum, tuple stride, tuple dilation, tuple pad, tuple out_hw,
+             int64_t pad_value, bint out64, bint reference=False):
+    """x: (Ma, B, H, W, nw), w: (Mw, O, KH, KW, nw) planes -> (B, OH, OW, O)."""
+    _check_planes(x.shape[0], x.shape[4], w.shape[4], in_c)
+    _check_planes(w.shape[0], x.shape[4], w.shape[4], in_c)
+    if (tap_sum.shape[0], tap_sum.shape[1], tap_sum.shape[2]) != (w.shape[1], w.shape[2], w.shape[3]):
+        raise ValueError("tap_sum must have shape (O, KH, KW)")
+    if min(x.shape[1], x.shape[2], x.shape[3], w.shape[1], w.shape[2], w.shape[3], out_hw[0], out_hw[1]) < 1:
+        raise ValueError("convolution operands and output must be non-empty")
+    if min(stride[0], stride[1], dilation[0], dilation[1]) < 1 or min(pad[0], pad[1]) < 0:
+        raise ValueError("stride and dilation must be >= 1 and padding >= 0")
+    cdef bo_conv_args c
+    c.x = &x[0, 0, 0, 0, 0]
+    c.w = &w[0, 0, 0, 0, 0]
+    c.tap_sum = &tap_sum[0, 0, 0]
+    c.a_planes = x.shape[0]
+    c.batch = x.shape[1]
+    c.in_h = x.shape[2]
+    c.in_w = x.shape[3]
+    c.nw = x.shape[4]
+    c.w_planes = w.shape[0]
+    c.out_c = w.shape[1]
+    c.kh = w.shape[2]
+    c.kw = w.shape[3]
+    c.in_c = in_c
+    c.stride_h, c.stride_w = stride
+    c.dil_h, c.dil_w = dilation
+    c.pad_top, c.pad_left = pad
+    c.out_h, c.out_w = out_hw
+    c.pad_value = pad_value
+    c.out64 = out64
+    out = np.empty((c.batch, c.out_h, c.out_w, c.out_c), dtype=np.int64 if out64 else np.int32)
+    cdef cnp.ndarray o = out
+    c.out = cnp.PyArray_DATA(o)
+    cdef int status
+    with nogil:
+        status = bo_mbconv2d_reference(&c) if reference else bo_mbconv2d(&c)
+    _check(status)
+    return out
+
+
+def cpu_flags():
+    cdef bo_cpu_features f
+    bo_cpu_detect(&f)
+    return {"popcnt": bool(f.popcnt), "avx2": bool(f.avx2), "avx512f": bool(f.avx512f),
+            "avx512bw": bool(f.avx512bw), "avx512vpopcntdq": bool(f.avx512vpopcntdq),
+            "os_avx": bool(f.os_avx), "os_avx512": bool(f.os_avx512)}
+
+
+def path_names():
+    return [bo_path_name(p).decode() for p in range(BO_PATH_COUNT)]
+
+
+def path_supported(int path):
+    return bool(bo_path_supported(path))
+
+
+def get_path():
+    return bo_get_path()
+
+
+def set_path(int path):
+    _check(bo_set_path(path))
+
+
+def get_num_threads():
+    return bo_get_num_threads()
+
+
+def set_num_threads(int n):
+    bo_set_num_threads(n)
+
+
+def has_openmp():
+    return bool(bo_has_openmp())

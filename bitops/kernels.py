@@ -1,0 +1,156 @@
+"""Exact packed-bit kernels: bgemm, mbgemm, mbconv2d.
+
+    binary:        sum_k x_k y_k = K - 2 popcount(a XOR b)
+    multi-branch:  E_a . E_w = sum_{j<Ma} sum_{i<Mw} 2^(i+j) (K - 2 popcount(A_j XOR W_i))
+
+The results are exact integers: int32 unless K (2^Ma - 1)(2^Mw - 1) (plus the
+padding term of a convolution) could exceed 2^31 - 1, then int64.
+"""
+import numbers
+
+import numpy as np
+
+from bitops import _core
+from bitops._checks import check_int, check_pair, check_tail_zero, check_word_count, check_words
+from bitops.encoding import Encoded
+from bitops.format import accumulator_needs_int64, e_max
+
+__all__ = ["bgemm", "mbgemm", "mbconv2d", "conv_geometry", "ConvGeometry"]
+
+
+def _use_reference():
+    return _core.get_path() == 0
+
+
+def bgemm(a_words, b_words, k):
+    """Binary GEMM over {-1,+1} vectors packed as bits.
+
+    a_words : uint64 (M, W); b_words : uint64 (N, W), W = ceil(k/64), C-contiguous.
+    Returns int32 (M, N) with out[m, n] = sum_k x_k y_k = k - 2 popcount(a[m] ^ b[n]).
+    """
+    k = check_int(k, "k", minimum=1)
+    check_words(a_words, "a_words", ndim=2)
+    check_words(b_words, "b_words", ndim=2)
+    check_word_count(a_words, k, "a_words")
+    check_word_count(b_words, k, "b_words")
+    check_tail_zero(a_words, k, "a_words")
+    check_tail_zero(b_words, k, "b_words")
+    return _core.mbgemm(a_words[None], b_words[None], k, False)
+
+
+def _check_encoded(x, name):
+    if not isinstance(x, Encoded):
+        raise ValueError(f"{name} must be a bitops.Encoded (from bitops.encode), got {type(x).__name__}")
+    return x
+
+
+def mbgemm(a, w):
+    """Exact multi-branch GEMM: E_a @ E_w.T.
+
+    a : Encoded of shape (*lead, K) with Ma bits; w : Encoded of shape (N, K) with Mw bits.
+    Returns int32 or int64 of shape (*lead, N).
+    """
+    _check_encoded(a, "a")
+    _check_encoded(w, "w")
+    if len(w.shape) != 2:
+        raise ValueError(f"w must be 2-D (N, K), got shape {w.shape}")
+    if a.k != w.k:
+        raise ValueError(f"K mismatch: a has K={a.k}, w has K={w.k}")
+    rows = int(np.prod(a.lead, dtype=np.int64))
+    ap = a.planes.reshape(a.bits, rows, -1)
+    out64 = accumulator_needs_int64(a.k, a.bits, w.bits)
+    out = _core.mbgemm(ap, w.planes, a.k, out64)
+    return out.reshape(a.lead + (w.shape[0],))
+
+
+class ConvGeometry:
+    """Resolved convolution parameters: pads (top, left, bottom, right) and the output size."""
+
+    __slots__ = ("stride", "dilation", "pads", "out_hw", "kernel", "in_hw")
+
+    def __init__(self, stride, dilation, pads, out_hw, kernel, in_hw):
+        self.stride, self.dilation, self.pads = stride, dilation, pads
+        self.out_hw, self.kernel, self.in_hw = out_hw, kernel, in_hw
+
+    def valid_taps(self):
+        """bool (OH, OW, KH, KW): True where a tap falls inside the image."""
+        (oh, ow), (kh, kw) = self.out_hw, self.kernel
+        iy = (np.arange(oh)[:, None] * self.stride[0] - self.pads[0] + np.arange(kh)[None, :] * self.dilation[0])
+        ix = (np.arange(ow)[:, None] * self.stride[1] - self.pads[1] + np.arange(kw)[None, :] * self.dilation[1])
+        vy = (iy >= 0) & (iy < self.in_hw[0])
+        vx = (ix >= 0) & (ix < self.in_hw[1])
+        return vy[:, None, :, None] & vx[None, :, None, :]
+
+
+def _resolve_padding(padding, in_hw, kernel, stride, dilation):
+    """-> (top, left, bottom, right). 'same' follows ONNX SAME_UPPER (extra at the end)."""
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode == "valid":
+            return (0, 0, 0, 0)
+        if mode != "same":
+            raise ValueError(f"padding must be an int, a pair, a 4-tuple, 'same' or 'valid', got {padding!r}")
+        pads = []
+        for n, k, s, d in zip(in_hw, kernel, stride, dilation):
+            out = -(-n // s)
+            total = max((out - 1) * s + (k - 1) * d + 1 - n, 0)
+            pads.append((total // 2, total - total // 2))
+        return (pads[0][0], pads[1][0], pads[0][1], pads[1][1])
+    if isinstance(padding, (tuple, list, np.ndarray)):
+        if len(padding) == 2:
+            ph, pw = (check_int(p, "padding", 0) for p in padding)
+            return (ph, pw, ph, pw)
+        if len(padding) == 4:
+            return tuple(check_int(p, "padding", 0) for p in padding)
+        raise ValueError(f"padding must have 1, 2 or 4 entries (top, left, bottom, right), got {padding!r}")
+    p = check_int(padding, "padding", 0)
+    return (p, p, p, p)
+
+
+def conv_geometry(in_hw, kernel, stride=1, padding=0, dilation=1):
+    """Resolve stride/dilation/padding for an (H, W) input and (KH, KW) kernel."""
+    stride = check_pair(stride, "stride", 1)
+    dilation = check_pair(dilation, "dilation", 1)
+    pads = _resolve_padding(padding, in_hw, kernel, stride, dilation)
+    out = []
+    for axis, (n, k, s, d, p0, p1) in enumerate(zip(in_hw, kernel, stride, dilation, pads[:2], pads[2:])):
+        span = (k - 1) * d + 1
+        if span > n + p0 + p1:
+            raise ValueError(
+                f"kernel extent {span} (kernel {k}, dilation {d}) is larger than the padded input "
+                f"{n + p0 + p1} along {'HW'[axis]}"
+            )
+        out.append((n + p0 + p1 - span) // s + 1)
+    return ConvGeometry(stride, dilation, pads, tuple(out), tuple(kernel), tuple(in_hw))
+
+
+def mbconv2d(x, w, stride=1, padding=0, dilation=1, pad_value=0):
+    """Exact multi-branch 2-D convolution (cross-correlation).
+
+    x : Encoded NHWC, shape (B, H, W, C); w : Encoded OHWI, shape (O, KH, KW, C).
+    padding : int, (pad_h, pad_w), (top, left, bottom, right), 'same' or 'valid'.
+    pad_value : the E-domain integer that padded taps read (0 = true zero).
+    Returns int32 or int64 of shape (B, OH, OW, O).
+    """
+    _check_encoded(x, "x")
+    _check_encoded(w, "w")
+    if len(x.shape) != 4:
+        raise ValueError(f"x must be NHWC (4-D), got shape {x.shape}")
+    if len(w.shape) != 4:
+        raise ValueError(f"w must be OHWI (4-D), got shape {w.shape}")
+    if x.k != w.k:
+        raise ValueError(f"channel mismatch: x has C={x.k}, w has C={w.k}")
+    if isinstance(pad_value, (bool, np.bool_)) or not isinstance(pad_value, numbers.Integral):
+        raise ValueError(f"pad_value must be an integer (an E-domain value), got {pad_value!r}")
+    pad_value = int(pad_value)
+    if abs(pad_value) > 1 << 20:
+        raise ValueError(f"pad_value {pad_value} is out of range (|pad_value| <= 2^20)")
+    o, kh, kw, c = w.shape
+    geo = conv_geometry(x.shape[1:3], (kh, kw), stride, padding, dilation)
+    taps = kh * kw
+    bound_e = max(e_max(x.bits), abs(pad_value))
+    out64 = taps * c * bound_e * e_max(w.bits) > 2**31 - 1
+    tap_sum = np.ascontiguousarray(w.row_sums(), dtype=np.int64)
+    return _core.mbconv2d(
+        x.planes, w.planes, c, tap_sum, geo.stride, geo.dilation, geo.pads[:2], geo.out_hw, pad_value, out64
+    )

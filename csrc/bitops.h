@@ -1,0 +1,117 @@
+/*
+ * bitops native core: exact multi-branch xnor-popcount kernels.
+ *
+ * Number format (DESIGN §2). A stored bit 1 is +1, a stored bit 0 is -1. An
+ * M-bit unsigned code u with bits c_i encodes the odd integer
+ *
+ *     E = sum_{i<M} 2^i (2 c_i - 1) = 2u - (2^M - 1),
+ *
+ * so the M branches ("planes") of a value are the bit-planes of its code.
+ *
+ * Binary dot product over K packed bits:  sum_k x_k y_k = K - 2 popcount(a ^ b).
+ *
+ * Multi-branch dot product of an Ma-bit E_a and an Mw-bit E_w:
+ *
+ *     E_a . E_w = sum_{j<Ma} sum_{i<Mw} 2^(i+j) (K - 2 popcount(A_j ^ W_i))
+ *               = K (2^Ma - 1)(2^Mw - 1) - 2 P,
+ *     P         = sum_{i,j} 2^(i+j) popcount(A_j ^ W_i).
+ *
+ * Every kernel computes the non-negative P in 64-bit integers and applies the
+ * affine step at the end; the result is stored as int32 or int64 (the caller
+ * chooses int64 whenever K (2^Ma - 1)(2^Mw - 1) could exceed INT32_MAX).
+ *
+ * Layout (DESIGN §3). Words are uint64, little-endian along K: element k is
+ * bit k % 64 of word k / 64, and bits past K are 0 in every operand. A tensor
+ * of M planes, R rows and nw words per row is stored plane-major:
+ * planes[m][r][w] at offset (m * R + r) * nw + w.
+ */
+#ifndef BITOPS_H
+#define BITOPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BO_WORD_BITS 64
+#define BO_MAX_BITS 8
+
+/* Status codes; the Python layer turns any non-zero code into an exception. */
+enum {
+    BO_OK = 0,
+    BO_ERR_ARG = 1,     /* an argument the Python layer should have rejected */
+    BO_ERR_NOMEM = 2,
+};
+
+static inline int64_t bo_words_for(int64_t k) { return (k + BO_WORD_BITS - 1) / BO_WORD_BITS; }
+
+/* ---- packing (pack.c) ------------------------------------------------- */
+
+/* bits: rows x k bytes, each 0 or non-zero -> words: rows x ceil(k/64). */
+void bo_pack_rows(const uint8_t *bits, int64_t rows, int64_t k, uint64_t *words);
+/* words: rows x ceil(k/64) -> bits: rows x k bytes of 0/1. */
+void bo_unpack_rows(const uint64_t *words, int64_t rows, int64_t k, uint8_t *bits);
+/* codes: rows x k unsigned codes < 2^nbits -> planes: nbits x rows x ceil(k/64). */
+void bo_encode_rows(const uint8_t *codes, int64_t rows, int64_t k, int nbits, uint64_t *planes);
+
+/* ---- GEMM ---------------------------------------------------------------- */
+
+/* out[r][n] = E_a[r] . E_w[n] for every row r of A and row n of W.
+ * a: a_planes x rows x nw words; w: w_planes x cols x nw words.
+ * out: rows x cols, int32 if out64 == 0, else int64. */
+typedef struct {
+    const uint64_t *a;
+    const uint64_t *w;
+    int64_t rows, cols, nw, k;
+    int a_planes, w_planes;
+    void *out;
+    int out64;
+} bo_gemm_args;
+
+int bo_mbgemm(const bo_gemm_args *args);          /* dispatched */
+int bo_mbgemm_reference(const bo_gemm_args *args); /* plain loops, always built */
+
+/* ---- convolution ------------------------------------------------------- */
+
+/* NHWC activations x OHWI weights, packed along C.
+ * x: a_planes x (batch*in_h*in_w) x nw words; w: w_planes x (out_c*kh*kw) x nw words.
+ * Taps that fall in the padding contribute pad_value * tap_sum[o][ky][kx],
+ * where tap_sum is the sum of E_w over input channels (out_c x kh x kw int64);
+ * tap_sum may be NULL when pad_value == 0.
+ * out: batch x out_h x out_w x out_c, int32 or int64. */
+typedef struct {
+    const uint64_t *x;
+    const uint64_t *w;
+    const int64_t *tap_sum;
+    int64_t batch, in_h, in_w, in_c, out_c, kh, kw, out_h, out_w;
+    int64_t stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
+    int64_t nw;
+    int64_t pad_value;
+    int a_planes, w_planes;
+    void *out;
+    int out64;
+} bo_conv_args;
+
+int bo_mbconv2d(const bo_conv_args *args);
+int bo_mbconv2d_reference(const bo_conv_args *args);
+
+/* ---- CPU features and dispatch (cpu.c, dispatch.c) ---------------------- */
+
+typedef struct {
+    int popcnt, avx2, avx512f, avx512bw, avx512vpopcntdq, os_avx, os_avx512;
+} bo_cpu_features;
+
+void bo_cpu_detect(bo_cpu_features *f);
+
+/* Kernel paths, from the slowest to the fastest. */
+enum { BO_PATH_REFERENCE = 0, BO_PATH_SCALAR = 1, BO_PATH_AVX2 = 2, BO_PATH_AVX512 = 3, BO_PATH_COUNT };
+
+const char *bo_path_name(int path);
+int bo_path_supported(int path);
+int bo_get_path(void);
+int bo_set_path(int path);   /* BO_ERR_ARG if the CPU lacks it */
+
+/* ---- threads ------------------------------------------------------------- */
+int bo_get_num_threads(void);
+void bo_set_num_threads(int n);
+int bo_has_openmp(void);
+
+#endif

@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import bitops
+from tests.bitops.reference import e_values
+
+K_VALUES = st.one_of(st.integers(1, 300), st.sampled_from([63, 64, 65, 127, 128, 129, 255, 256, 1000, 1024, 2049, 3000, 7937, 8000, 8193]))
+
+
+@given(st.integers(1, 9), st.integers(1, 9), K_VALUES, st.integers(1, 8), st.integers(1, 8), st.integers(0, 2**32 - 1))
+def test_mbgemm_matches_numpy_int64(rows, cols, k, a_bits, w_bits, seed):
+    rng = np.random.default_rng(seed)
+    qa = rng.integers(0, 2**a_bits, (rows, k))
+    qw = rng.integers(0, 2**w_bits, (cols, k))
+    expected = e_values(qa, a_bits) @ e_values(qw, w_bits).T
+    a, w = bitops.encode(qa, a_bits), bitops.encode(qw, w_bits)
+    for path in bitops.available_kernel_paths():
+        bitops.set_kernel_path(path)
+        out = bitops.mbgemm(a, w)
+        assert out.shape == (rows, cols)
+        np.testing.assert_array_equal(out, expected, err_msg=f"path {path}")
+    bitops.set_kernel_path(bitops.available_kernel_paths()[-1])
+
+
+@pytest.mark.parametrize("a_bits", range(1, 9))
+@pytest.mark.parametrize("w_bits", range(1, 9))
+def test_every_bit_width_pair(a_bits, w_bits, kernel_path):
+    rng = np.random.default_rng(a_bits * 16 + w_bits)
+    qa = rng.integers(0, 2**a_bits, (13, 333))
+    qw = rng.integers(0, 2**w_bits, (11, 333))
+    out = bitops.mbgemm(bitops.encode(qa, a_bits), bitops.encode(qw, w_bits))
+    np.testing.assert_array_equal(out, e_values(qa, a_bits) @ e_values(qw, w_bits).T)
+
+
+def test_lead_dimensions_of_a(kernel_path):
+    rng = np.random.default_rng(3)
+    qa = rng.integers(0, 4, (2, 3, 100))
+    qw = rng.integers(0, 2, (5, 100))
+    out = bitops.mbgemm(bitops.encode(qa, 2), bitops.encode(qw, 1))
+    assert out.shape == (2, 3, 5)
+    np.testing.assert_array_equal(out, np.einsum("abk,nk->abn", e_values(qa, 2), e_values(qw, 1)))
+
+
+@given(st.integers(1, 20), st.integers(1, 20), st.integers(1, 400), st.integers(0, 2**32 - 1))
+def test_bgemm_is_plus_minus_one_dot(m, n, k, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 2, (m, k))
+    y = rng.integers(0, 2, (n, k))
+    out = bitops.bgemm(bitops.pack_bits(x), bitops.pack_bits(y), k)
+    assert out.dtype == np.int32
+    np.testing.assert_array_equal(out, (2 * x - 1) @ (2 * y - 1).T)
+
+
+def test_accumulator_switches_to_int64_where_int32_would_overflow(kernel_path):
+    # 8x8 bits: |E| <= 255, so K = 40000 gives |dot| up to 2.6e9 > 2^31 - 1.
+    k = 40000
+    qa = np.full((2, k), 255)
+    qa[1, : k // 2] = 0
+    qw = np.full((3, k), 255)
+    qw[2] = 0
+    out = bitops.mbgemm(bitops.encode(qa, 8), bitops.encode(qw, 8))
+    assert out.dtype == np.int64
+    expected = e_values(qa, 8) @ e_values(qw, 8).T
+    assert np.abs(expected).max() > 2**31 - 1
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_int32_kept_when_it_cannot_overflow():
+    a = bitops.encode(np.ones((2, 1000), dtype=np.int64), 8, qmin=0)
+    w = bitops.encode(np.ones((2, 1000), dtype=np.int64), 8, qmin=0)
+    assert bitops.mbgemm(a, w).dtype == np.int32
+
+
+def test_paths_agree_bit_for_bit_on_a_large_case():
+    rng = np.random.default_rng(7)
+    qa = rng.integers(0, 8, (67, 1500))
+    qw = rng.integers(0, 4, (45, 1500))
+    a, w = bitops.encode(qa, 3), bitops.encode(qw, 2)
+    results = {}
+    for path in bitops.available_kernel_paths():
+        bitops.set_kernel_path(path)
+        results[path] = bitops.mbgemm(a, w)
+    bitops.set_kernel_path(bitops.available_kernel_paths()[-1])
+    expected = e_values(qa, 3) @ e_values(qw, 2).T
+    for path, out in results.items():
+        np.testing.assert_array_equal(out, expected, err_msg=path)
