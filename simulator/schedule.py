@@ -138,12 +138,14 @@ def _plan(layer, hw, out_b, first, last):
         line_bits = 0
         weight_loads = 1
 
-    # Energy in pJ, by part. Each xnor reads one weight bit; an activation bit is
-    # read once per output fold and broadcast to the pe lanes.
+    # Energy in pJ, by part. Each xnor reads one weight bit from its lane's own
+    # bank (weight memory is partitioned per lane and array, as FINN partitions
+    # it per PE); an activation bit is read once per output fold and broadcast.
     e = hw.energy
     xnor_bits = layer.macs * p.pairs
     act_reads = p.pairs * p.folds_out * layer.k * layer.pixels
-    buffer_pj = (buffers.energy_pj(xnor_bits + w_total * weight_loads, weight_kb, e)
+    bank_kb = weight_kb / (fold.pe * hw.branch_units)
+    buffer_pj = (buffers.energy_pj(xnor_bits + w_total * weight_loads, bank_kb, e)
                  + buffers.energy_pj(act_reads + in_total, act_kb, e)
                  + buffers.energy_pj(out_total, out_kb, e))
     p.energy_pj = {
