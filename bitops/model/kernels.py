@@ -24,12 +24,18 @@ def kernels_available():
 def _qtensor(q, spec, axis):
     import bitops
 
+    per = axis if spec.per_channel else None
     if spec.bipolar:
-        u = ((q + 1) // 2).astype(np.int64)
-        return bitops.QTensor(u, _param(spec.scale * 2.0, axis), _param(np.full_like(spec.scale, 0.5), axis),
-                              1, signed=False, narrow=False, axis=axis if spec.per_channel else None)
-    return bitops.QTensor(q, _param(spec.scale, axis), _param(spec.zero_point, axis), spec.bits,
-                          signed=spec.signed, narrow=spec.narrow, axis=axis if spec.per_channel else None)
+        return bitops.QTensor.bipolar(q, _param(spec.scale, per), axis=per)
+    return bitops.QTensor(q, _param(spec.scale, per), _param(spec.zero_point, per), spec.bits,
+                          signed=spec.signed, narrow=spec.narrow, axis=per)
+
+
+def _kernel_ready(xspec, wspec):
+    """The packed kernels take per-tensor activations and positive scales; else the exact numpy path."""
+    return (kernels_available() and not xspec.per_channel and bool(np.all(xspec.scale > 0))
+            and bool(np.all(wspec.scale > 0)) and xspec.bits <= 8 and wspec.bits <= 8
+            and xspec.levels() > 1 and wspec.levels() > 1)
 
 
 def _param(a, axis):
@@ -49,18 +55,18 @@ def conv2d(xq, xspec, wq, wspec, bias, stride, padding, dilation, groups=1):
 
     padding is (top, left, bottom, right) of real zeros.
     """
-    if groups == 1 and xspec.scale.size == 1 and kernels_available():
+    if groups == 1 and _kernel_ready(xspec, wspec):
         return _conv_kernels(xq, xspec, wq, wspec, bias, stride, padding, dilation)
     return _conv_exact_numpy(xq, xspec, wq, wspec, bias, stride, padding, dilation, groups)
 
 
 def linear(xq, xspec, wq, wspec, bias):
     """Codes (R,K) x codes (N,K) -> float32 (R,N)."""
-    if xspec.scale.size == 1 and kernels_available():
+    if _kernel_ready(xspec, wspec):
         import bitops
 
         y = bitops.qlinear(_qtensor(xq, xspec, None), _qtensor(wq, wspec, 0),
-                           None if bias is None else np.asarray(bias, np.float32))
+                           None if bias is None else np.asarray(bias, np.float64))
         return np.asarray(y, dtype=np.float32)
     return _conv_exact_numpy(xq[:, None, None, :], xspec, wq[:, None, None, :], wspec, bias,
                              (1, 1), (0, 0, 0, 0), (1, 1), 1)[:, 0, 0, :]
@@ -69,25 +75,10 @@ def linear(xq, xspec, wq, wspec, bias):
 def _conv_kernels(xq, xspec, wq, wspec, bias, stride, padding, dilation):
     import bitops
 
-    t, l, b, r = padding
-    if t == b and l == r:
-        pad = (t, l)
-    else:
-        # Asymmetric: pad the codes with the code of real zero, then no kernel padding.
-        zcode = _zero_code(xspec)
-        xq = np.pad(xq, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=zcode)
-        pad = (0, 0)
     y = bitops.qconv2d(_qtensor(xq, xspec, None), _qtensor(wq, wspec, 0),
-                       None if bias is None else np.asarray(bias, np.float32),
-                       stride=tuple(stride), padding=pad, dilation=tuple(dilation))
+                       None if bias is None else np.asarray(bias, np.float64),
+                       stride=tuple(stride), padding=tuple(padding), dilation=tuple(dilation))
     return np.asarray(y, dtype=np.float32)
-
-
-def _zero_code(spec):
-    z = float(spec.zero_point.reshape(-1)[0])
-    if spec.bipolar or not (spec.qmin <= z <= spec.qmax):
-        raise ValueError("asymmetric padding needs real zero on the activation grid")
-    return int(z)
 
 
 def _conv_exact_numpy(xq, xspec, wq, wspec, bias, stride, padding, dilation, groups):
