@@ -30,10 +30,10 @@ VCD_DUMP = HERE / "hdl" / "bitops_vcd_dump.v"
 
 # name: (op, w_bits, a_bits, x shape, w shape, conv args, pe, simd)
 CONFIGS = {
-    "W1A1": ("fc", 1, 1, (6, 100), (10, 100), {}, 4, 32),
-    "W1A2": ("conv", 1, 2, (1, 5, 5, 3), (5, 3, 3, 3),
+    "W1A1": ("fc", 1, 1, (48, 100), (10, 100), {}, 4, 32),
+    "W1A2": ("conv", 1, 2, (1, 6, 6, 3), (5, 3, 3, 3),
              {"stride": 1, "padding": 1, "pad_code": 0}, 2, 16),
-    "W2A2": ("fc", 2, 2, (5, 64), (6, 64), {}, 4, 16),
+    "W2A2": ("fc", 2, 2, (20, 64), (6, 64), {}, 4, 16),
     "W3A2": ("conv", 3, 2, (2, 5, 6, 4), (5, 2, 2, 4),
              {"stride": (2, 1), "padding": (0, 1), "dilation": (1, 2), "pad_code": 2}, 3, 8),
 }
@@ -123,6 +123,31 @@ def expected_cycles(entry):
     return nfold + rows * ntile * p["WBITS"] * p["ABITS"] * nfold + 1
 
 
+def simulator_cycles(entry):
+    """Cycles the simulator predicts for this layer on rtl/hw-reference.yaml."""
+    import simulator
+    from simulator.hardware import Hardware
+    from simulator.workload import Workload
+
+    p = entry["rtl"]["parameters"]
+    name = entry["name"]
+    if entry["op"] == "fc":
+        layer = {"name": name, "op": "fc", "in_features": p["K"], "out_features": p["NOUT"]}
+        batch = entry["input_shape"][0]
+    else:
+        n, h, w, c = entry["input_shape"]
+        cv = entry["conv"]
+        layer = {"name": name, "op": "conv", "in": [h, w, c], "out_channels": p["NOUT"],
+                 "kernel": cv["kernel"], "stride": cv["stride"], "padding": cv["padding"],
+                 "dilation": cv["dilation"]}
+        batch = n
+    layer.update(w_bits=p["WBITS"], a_bits=p["ABITS"])
+    wl = Workload.from_dict({"name": name, "batch": batch, "layers": [layer]})
+    hw = Hardware.from_file(RTL / "hw-reference.yaml")
+    hw = hw.replace(pe=p["PE"], simd=p["SIMD"])
+    return simulator.estimate(wl, hw).total.cycles
+
+
 def verify_rc(vdir, entry, actual, *extra):
     return bitops_main(["verify", str(vdir), "--actual", str(actual), "--layer", entry["name"],
                         *extra])
@@ -149,9 +174,13 @@ def test_rtl_matches_golden(sim, config, build_root, tmp_path, monkeypatch):
     # cycles: exact formula without stalls; gaps and back-pressure only add cycles
     assert steady["cycles"] == expected_cycles(entry)
     assert noisy["cycles"] > steady["cycles"]
+    predicted = simulator_cycles(entry)
     (tmp_path / "cycles.json").write_text(json.dumps(
         {"layer": entry["name"], "simulator": sim, "cycles": steady["cycles"],
-         "cycles_with_gaps_and_backpressure": noisy["cycles"]}))
+         "cycles_with_gaps_and_backpressure": noisy["cycles"], "predicted": predicted}))
+    # calibration: the cost model configured as this RTL (rtl/hw-reference.yaml)
+    # predicts the cycles measured in simulation within 2%
+    assert abs(predicted - steady["cycles"]) <= 0.02 * steady["cycles"], (predicted, steady)
 
     for d in (tmp_path / "steady", tmp_path / "noisy"):
         assert verify_rc(vdir, entry, d / "acc_actual.hex") == 0
