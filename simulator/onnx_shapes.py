@@ -18,7 +18,7 @@ for _name, _bits in (("INT4", 4), ("UINT4", 4), ("INT2", 2), ("UINT2", 2)):
 
 def layers_from_onnx(path, float_bits):
     """List of `Layer` for the Conv/Gemm/MatMul nodes of the ONNX file at `path`."""
-    model = shape_inference.infer_shapes(load(str(path)))
+    model = shape_inference.infer_shapes(load(str(path), load_external_data=False))
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
     producer = {out: node for node in graph.node for out in node.output}

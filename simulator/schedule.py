@@ -29,9 +29,10 @@ input plus the share g of its own work that follows (g = 1/out_rows for conv,
     end_l   = max(start_l + fill_l + busy_l, end_{l-1} + fill_l + g_l * busy_l)
     latency = max(end_last, interval)
 
-Overlay (one engine, layers in turn): weights stream in tiles. A tile is as
-many output folds (pe channels x K x M bits each) as fit the weight buffer
-(half of it when double buffered); the input stays on chip if it fits the
+Overlay (one engine, layers in turn): weights stream in tiles of output folds
+(pe channels x K x M bits each). The tile size is the fastest balanced split
+into 1, 2, 4, ... tiles whose weights fit the weight buffer (half of it when
+double buffered); the input stays on chip if it fits the
 activation buffer, else it is re-read with every tile; activations move
 off chip when they do not fit the buffers (always for the network's input and
 output). With load L_i, compute C_i and store S_i per tile, double buffered:
@@ -193,28 +194,53 @@ def _plan(layer, hw, out_b, first, last):
 
 
 def _overlay_tiles(p, layer, hw, per_fold, w_total, in_total, out_total, first, last, depth):
-    """Fill p.compute/memory/stall/fill/busy/offchip_bits with the overlay tile schedule."""
+    """Fill p.compute/memory/stall/fill/busy/offchip_bits with the best overlay tile schedule.
+
+    Candidate tile sizes are balanced splits of the output folds into 1, 2, 4, ...
+    tiles that fit the buffer (one fold always qualifies, streamed if it must).
+    The set does not depend on bits or bandwidth, only shrinks as tiles grow,
+    and the fastest candidate wins, so more bits or less bandwidth can never
+    make the chosen schedule faster.
+    """
     mem = hw.memory
-    fold = p.fold
-    m = layer.w_bits
     buf_bits = mem.weight_buffer_kb * 8192 / (2 if mem.double_buffer else 1)
-    fold_bits = fold.pe * layer.k * m
-    per_tile = max(1, min(p.folds_out, int(buf_bits // fold_bits)))
-    tiles = math.ceil(p.folds_out / per_tile)
-    last_folds = p.folds_out - (tiles - 1) * per_tile
-    last_channels = layer.out_c - (tiles - 1) * per_tile * fold.pe
+    fold_bits = p.fold.pe * layer.k * layer.w_bits
+    fits = max(1, int(buf_bits // fold_bits))
     onchip_limit = min(mem.activation_buffer_kb, mem.output_buffer_kb) * 8192
     in_offchip = first or in_total > onchip_limit
-    out_offchip = last or out_total > onchip_limit
-    refetch = in_offchip and in_total > mem.activation_buffer_kb * 8192
-    out_per_channel = out_total / layer.out_c
+    flow = (per_fold, in_total if in_offchip else 0,
+            in_offchip and in_total > mem.activation_buffer_kb * 8192,
+            out_total / layer.out_c if (last or out_total > onchip_limit) else 0)
+    best, n = None, 1
+    while True:
+        per_tile = math.ceil(p.folds_out / n)
+        if per_tile <= fits:
+            plan = _tile_schedule(p, layer, hw, per_tile, flow, depth)
+            if best is None or plan[3] + plan[4] < best[3] + best[4]:
+                best = plan
+        if per_tile == 1:
+            break
+        n *= 2
+    p.compute, p.memory, p.offchip_bits, span, p.fill = best
+    p.stall = span - p.compute
+    p.busy = span
 
-    # Per tile: (load bits, compute cycles, store bits); the input rides with tile 0 unless re-read per tile.
+
+def _tile_schedule(p, layer, hw, per_tile, flow, depth):
+    """(compute, memory, offchip_bits, span, fill) of tiles of `per_tile` output folds."""
+    per_fold, in_bits, refetch, out_per_channel = flow
+    pe, m = p.fold.pe, layer.w_bits
+    tiles = math.ceil(p.folds_out / per_tile)
+    last_folds = p.folds_out - (tiles - 1) * per_tile
+    last_channels = layer.out_c - (tiles - 1) * per_tile * pe
+
+    # Per tile: (load cycles, compute cycles, store cycles, bits moved); the input
+    # rides with tile 0 unless it must be re-read with every tile.
     def tile(i):
         folds = last_folds if i == tiles - 1 else per_tile
-        channels = last_channels if i == tiles - 1 else per_tile * fold.pe
-        load = channels * layer.k * m + (in_total if in_offchip and (refetch or i == 0) else 0)
-        store = channels * out_per_channel if out_offchip else 0
+        channels = last_channels if i == tiles - 1 else per_tile * pe
+        load = channels * layer.k * m + (in_bits if (refetch or i == 0) else 0)
+        store = channels * out_per_channel
         return offchip.cycles(load, hw), folds * per_fold, offchip.cycles(store, hw), load + store
 
     # Tiles 1 .. tiles-2 are identical: evaluate the distinct ones once.
@@ -226,27 +252,23 @@ def _overlay_tiles(p, layer, hw, per_fold, w_total, in_total, out_total, first, 
         return first_t if i == 0 else last_t if i == tiles - 1 else mid_t
 
     counts = [(first_t, 1)] + ([(mid_t, tiles - 2)] if mid_t else []) + ([(last_t, 1)] if tiles > 1 else [])
-    p.compute = sum(t[1] * k for t, k in counts)
-    p.memory = sum((t[0] + t[2]) * k for t, k in counts)
-    p.offchip_bits = int(sum(t[3] * k for t, k in counts))
-    if mem.double_buffer:
-        # Step i computes tile i while loading tile i+1 and storing tile i-1.
-        def step(i):
-            load_next = get(i + 1)[0] if i + 1 < tiles else 0
-            store_prev = get(i - 1)[2] if i > 0 else 0
-            return max(get(i)[1], load_next + store_prev)
+    compute = sum(t[1] * k for t, k in counts)
+    memory = sum((t[0] + t[2]) * k for t, k in counts)
+    bits = int(sum(t[3] * k for t, k in counts))
+    if not hw.memory.double_buffer:
+        return compute, memory, bits, compute + memory, depth * tiles
 
-        special = sorted({0, 1, tiles - 2, tiles - 1} & set(range(tiles)))
-        span = first_t[0] + sum(step(i) for i in special) + last_t[2]
-        if tiles > 4:
-            span += (tiles - 4) * max(mid_t[1], mid_t[0] + mid_t[2])
-        fill = depth
-    else:
-        span = p.compute + p.memory
-        fill = depth * tiles
-    p.fill = fill
-    p.stall = span - p.compute
-    p.busy = span
+    # Step i computes tile i while loading tile i+1 and storing tile i-1.
+    def step(i):
+        load_next = get(i + 1)[0] if i + 1 < tiles else 0
+        store_prev = get(i - 1)[2] if i > 0 else 0
+        return max(get(i)[1], load_next + store_prev)
+
+    special = sorted({0, 1, tiles - 2, tiles - 1} & set(range(tiles)))
+    span = first_t[0] + sum(step(i) for i in special) + last_t[2]
+    if tiles > 4:
+        span += (tiles - 4) * max(mid_t[1], mid_t[0] + mid_t[2])
+    return compute, memory, bits, span, depth
 
 
 def _compose_dataflow(plans, layers, hw):

@@ -59,32 +59,60 @@ def test_folding_override_and_ragged_folds():
     assert estimate(wl, h).layers[0].cycles.compute == 4 * 15
 
 
+def double_buffered(load, comp, store):
+    """Hand schedule: compute tile i while loading tile i+1 and storing tile i-1."""
+    t = load[0]
+    for i in range(len(comp)):
+        t += max(comp[i], (load[i + 1] if i + 1 < len(comp) else 0) + (store[i - 1] if i else 0))
+    return t + store[-1]
+
+
 def test_overlay_fc_by_hand_with_tiles():
     # fc 128 -> 64, w1a1, engine 8 x 32: a fold is 8 channels x 128 bits = 1024 weight bits and
-    # 128/32 = 4 cycles. Weight buffer 0.5 KiB = 4096 bits, half per tile -> 2 folds per tile, 4 tiles.
-    # Port: 0.8 GB/s at 100 MHz = 64 bits/cycle, 10 cycles latency per transfer.
+    # 128/32 = 4 cycles; 8 folds. Weight buffer 0.5 KiB = 4096 bits, half per tile -> at most 2 folds
+    # per tile, so the candidates are 4 tiles of 2 folds or 8 tiles of 1 fold.
+    # Port: 0.8 GB/s at 100 MHz = 64 bits/cycle, 10 cycles latency per transfer; outputs 32-bit.
     h = hw(style="overlay", pe=8, simd=32, memory={"weight_buffer_kb": 0.5, "offchip_gbps": 0.8,
                                                     "offchip_latency_cycles": 10})
     layer = estimate(fc(128, 64), h).layers[0]
-    load = [10 + math.ceil((2048 + 128) / 64)] + [10 + 2048 // 64] * 3      # input rides with tile 0
-    comp = [2 * 4] * 4
-    store = [10 + (16 * 32) // 64] * 4                                       # 16 channels x 32-bit outputs
-    t = load[0]
-    for i in range(4):
-        t += max(comp[i], (load[i + 1] if i < 3 else 0) + (store[i - 1] if i else 0))
-    t += store[-1]
     fill = 1 + 5 + 1 + 0 + 1
-    assert layer.cycles.compute == sum(comp)
-    assert layer.cycles.memory == sum(load) + sum(store)
-    assert layer.cycles.total == t + fill
-    assert layer.cycles.stall == t - sum(comp)
+    # 4 tiles: 16 channels each; the 128 input bits ride with tile 0.
+    load4 = [10 + math.ceil((2048 + 128) / 64)] + [10 + 2048 // 64] * 3
+    store4 = [10 + (16 * 32) // 64] * 4
+    four = double_buffered(load4, [8] * 4, store4)
+    # 8 tiles: 8 channels each.
+    load8 = [10 + math.ceil((1024 + 128) / 64)] + [10 + 1024 // 64] * 7
+    store8 = [10 + (8 * 32) // 64] * 8
+    eight = double_buffered(load8, [4] * 8, store8)
+    assert four < eight
+    assert layer.cycles.compute == 32
+    assert layer.cycles.memory == sum(load4) + sum(store4)
+    assert layer.cycles.total == four + fill
+    assert layer.cycles.stall == four - 32
     assert layer.bound == "memory"
 
-    # Single-buffered, the whole 4096-bit buffer is one tile: 4 folds, 2 tiles, each drained (fill per tile).
+    # Single-buffered, the whole 4096-bit buffer is one tile of 4 folds (2 tiles), each drained
+    # (fill per tile); fewer, larger tiles are the fastest when nothing overlaps.
     single = estimate(fc(128, 64), h.replace(memory={"double_buffer": False})).layers[0]
     load = [10 + math.ceil((4096 + 128) / 64), 10 + 4096 // 64]
     store = [10 + (32 * 32) // 64] * 2
     assert single.cycles.total == sum(load) + 2 * 16 + sum(store) + 2 * fill
+
+
+def test_overlay_picks_smaller_tiles_when_they_overlap_better():
+    # The case hypothesis found: fc 129 -> 2, engine 1 x 1, two arrays, buffer half = 1024 bits.
+    # w3a1 could hold both folds (2 x 387 bits) in one tile, but two tiles overlap the second
+    # load with the first fold's compute, which w4a1 (516-bit folds) is forced into.
+    h = hw(style="overlay", pe=1, simd=1, branch_units=2,
+           memory={"weight_buffer_kb": 0.25, "offchip_gbps": 1.0, "offchip_latency_cycles": 0})
+    lo = estimate(fc(129, 2), h, bits=(3, 1)).total.cycles
+    hi = estimate(fc(129, 2), h, bits=(4, 1)).total.cycles
+    # bits per cycle = 1e9 * 8 / 100e6 = 80; passes = 2 for both; a fold computes 2 * 129 cycles.
+    fill = 1 + 0 + 1 + 1 + 1
+    two_tiles_w3 = double_buffered([math.ceil((387 + 129) / 80), math.ceil(387 / 80)], [258, 258],
+                                   [math.ceil(32 / 80)] * 2)
+    assert lo == two_tiles_w3 + fill
+    assert hi >= lo
 
 
 def test_energy_parts_by_hand():
