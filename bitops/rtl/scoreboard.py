@@ -40,6 +40,11 @@ class Scoreboard:
         self.first = []
 
     @property
+    def lanes(self):
+        """Lanes (PE) per engine output beat."""
+        return self._pe
+
+    @property
     def expected_count(self):
         return int(self._expected.size)
 

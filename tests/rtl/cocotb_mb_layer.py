@@ -71,7 +71,7 @@ async def _collect(dut, n_beats, stall, rng, boards, acc_beats, code_beats):
             code_beats.append(code)
             for sb, word in zip(boards, (acc, code)):
                 if word is None:
-                    for _ in range(sb._pe):
+                    for _ in range(sb.lanes):
                         sb.push(None)
                 else:
                     sb.push_beat(word)

@@ -239,3 +239,40 @@ def test_bad_input_raises_valueerror_naming_it(tmp_path, kwargs, match):
         write_layer_vectors(tmp_path, args["name"], args["x"], args["w"], w_bits=args["w_bits"],
                             a_bits=2, op=args["op"], thresholds=args["thresholds"],
                             simd=args["simd"])
+
+
+hyp = pytest.importorskip("hypothesis")
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(wb=st.integers(1, 4), ab=st.integers(1, 4), n=st.integers(1, 4), k=st.integers(1, 150),
+       o=st.integers(1, 9), pe=st.integers(1, 5), simd=st.sampled_from([1, 3, 8, 32, 64]),
+       seed=st.integers(0, 2**16))
+def test_property_fc_acc_and_rom_decode(tmp_path_factory, wb, ab, n, k, o, pe, simd, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 1 << ab, (n, k))
+    w = rng.integers(0, 1 << wb, (o, k))
+    d = tmp_path_factory.mktemp("p")
+    e = write_layer_vectors(d, "p", x, w, w_bits=wb, a_bits=ab, pe=pe, simd=simd,
+                            formats=("npz",))
+    with np.load(d / e["files"]["npz"]) as z:
+        np.testing.assert_array_equal(z["acc"], ref_values(x, ab) @ ref_values(w, wb).T)
+    # re-assemble every weight bit from the ROM image and compare with the codes
+    nf, nt = -(-k // simd), -(-o // pe)
+    rom = [int(s, 16) for s in read_hex_lines(d / e["rtl"]["files"]["w_rom"]["hex"])]
+    assert len(rom) == nt * wb * nf
+    got = np.zeros((o, k), dtype=np.int64)
+    for t in range(nt):
+        for i in range(wb):
+            for f in range(nf):
+                word = rom[(t * wb + i) * nf + f]
+                for p in range(pe):
+                    for s in range(simd):
+                        bit = (word >> (p * simd + s)) & 1
+                        ch, kk = t * pe + p, f * simd + s
+                        if ch < o and kk < k:
+                            got[ch, kk] |= bit << i
+                        else:
+                            assert bit == 0
+    np.testing.assert_array_equal(got, w)

@@ -180,7 +180,7 @@ def test_vcd_garbage_exits_2(conv_set, tmp_path, capsys):
 def test_scoreboard_transaction_by_transaction(conv_set):
     vdir, acc = conv_set
     sb = Scoreboard(vdir, "conv0")
-    pe, lb = 4, sb._lane_bits
+    pe, lb = sb.lanes, sb._lane_bits
     beats = _beats(acc.reshape(-1, 6), pe, lb, 6)
     for b in beats:
         assert sb.push_beat(b)
