@@ -121,6 +121,8 @@ class Hardware:
     pe: int = 16                          # default output lanes per array
     simd: int = 32                        # default reduction bits per lane per cycle
     folding: dict = field(default_factory=dict, compare=False)   # layer name -> Fold
+    target_cycles: int = 0                # dataflow: fold each layer without an override to finish
+                                          # a batch in this many cycles (FINN SetFolding); 0 = pe/simd
     output_unit: str = "threshold"        # threshold (LUT comparators) or scale (one DSP multiply per lane)
     final_output_bits: int = 32           # bits per element of the last layer's output
     memory: Memory = field(default_factory=Memory)

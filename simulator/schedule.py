@@ -99,9 +99,30 @@ def _fold(layer, hw):
         if hw.style == "overlay" and (fold.pe > hw.pe or fold.simd > hw.simd):
             raise ValueError(f"{where}: {fold.pe}x{fold.simd} does not fit the {hw.pe}x{hw.simd} overlay engine")
         return fold
+    if hw.style == "dataflow" and hw.target_cycles:
+        return auto_fold(layer, hw.branch_units, hw.target_cycles)
     if hw.style == "dataflow":
         return Fold(min(hw.pe, layer.out_c), min(hw.simd, layer.k))
     return Fold(hw.pe, hw.simd)
+
+
+def auto_fold(layer, branch_units, target_cycles):
+    """The least parallel fold meeting `target_cycles`, widening SIMD first, then PE (FINN's SetFolding).
+
+    compute = passes * ceil(C/pe) * ceil(K/simd) * P <= target needs
+    ceil(C/pe) * ceil(K/simd) <= budget = target // (passes * P). With pe = 1
+    that is ceil(K/simd) <= budget // C, met by simd = ceil(K / (budget // C));
+    if even simd = K is too slow, pe = ceil(C / budget). A target no fold can
+    meet gets the fully parallel fold.
+    """
+    passes = math.ceil(layer.w_bits * layer.a_bits / branch_units)
+    budget = target_cycles // (passes * layer.pixels)
+    per_in = budget // layer.out_c
+    if per_in >= 1:
+        return Fold(1, math.ceil(layer.k / min(per_in, layer.k)))
+    if budget >= 1:
+        return Fold(math.ceil(layer.out_c / budget), layer.k)
+    return Fold(layer.out_c, layer.k)
 
 
 def _plan(layer, hw, out_b, first, last):

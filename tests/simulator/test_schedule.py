@@ -232,3 +232,22 @@ def test_depthwise_layers_cost_per_group():
     a = estimate(wl, hw(pe=8, simd=9)).layers[0].cycles.compute
     b = estimate(wl, hw(pe=8, simd=64)).layers[0].cycles.compute
     assert a == b == (32 // 8) * 1 * 64
+
+
+@pytest.mark.parametrize("target", [1, 50, 400, 3000, 10**6])
+def test_auto_fold_meets_the_target_with_the_least_parallelism(target):
+    # conv 8x8x16 -> 24, 3x3 same padding, w2a1, one array: passes 2, P = 64, K = 144, C = 24.
+    wl = conv(8, 16, 24, 3, pad=1, w=2)
+    layer = estimate(wl, hw(target_cycles=target)).layers[0]
+    cycles = lambda pe, simd: 2 * math.ceil(24 / pe) * math.ceil(144 / simd) * 64
+    assert layer.cycles.compute == cycles(layer.pe, layer.simd)
+    if cycles(24, 144) > target:                     # unreachable: fully parallel
+        assert (layer.pe, layer.simd) == (24, 144)
+        return
+    assert layer.cycles.compute <= target
+    # SIMD widens first: with pe = 1 no narrower simd meets the target; with pe > 1, simd is all of K
+    # and one lane fewer misses it.
+    if layer.pe == 1:
+        assert layer.simd == 1 or cycles(1, layer.simd - 1) > target
+    else:
+        assert layer.simd == 144 and cycles(layer.pe - 1, 144) > target
