@@ -93,12 +93,22 @@ def conv(b, node):
     b.add_layer(node, layer)
 
 
+MAX_PAD = 1024
+
+
+def _check_geometry(b, node, k, stride, dilation):
+    for what, v in (("kernel_shape", k), ("strides", stride), ("dilations", dilation)):
+        if len(v) != 2 or min(v) < 1 or max(v) > MAX_PAD:
+            raise b.error(node, f"{what} {tuple(v)} must be two integers in [1, {MAX_PAD}]")
+
+
 def _pads(b, node, a, hw, k, stride, dilation):
+    _check_geometry(b, node, k, stride, dilation)
     auto = a.get("auto_pad", "NOTSET")
     if auto in ("NOTSET", ""):
         p = tuple(int(v) for v in a.get("pads", (0, 0, 0, 0)))
-        if len(p) != 4 or min(p) < 0:
-            raise b.error(node, f"pads {p} must be four non-negative values")
+        if len(p) != 4 or min(p) < 0 or max(p) > MAX_PAD:
+            raise b.error(node, f"pads {p} must be four values in [0, {MAX_PAD}]")
         return p[0], p[1], p[2], p[3]
     if auto == "VALID":
         return 0, 0, 0, 0
