@@ -123,7 +123,10 @@ def read_vcd_beats(path, signal, clock, valid, ready=None):
     ``TOP.bitops_mb_layer.m_acc``); the shallowest match wins, and a tie is an
     error. Returns a list of ints (None for samples holding X or Z).
     """
-    from vcd.reader import TokenKind, VCDParseError, tokenize
+    try:
+        from vcd.reader import TokenKind, VCDParseError, tokenize
+    except ImportError:
+        raise ValueError("reading VCD needs the pyvcd package (pip install pyvcd)") from None
 
     path = Path(path)
     if not path.is_file():
