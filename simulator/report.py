@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
 ENERGY_PARTS = ("xnor", "popcount", "accumulate", "combine", "output", "buffers", "offchip", "static")
 RESOURCE_KEYS = ("lut", "ff", "bram18", "dsp", "area_mm2")
@@ -108,14 +108,12 @@ class Report:
     batch: int
     layers: list
     total: Total
-    notes: list = field(default_factory=list)
 
     def to_dict(self):
         return {
             "workload": self.workload, "hardware": self.hardware, "style": self.style,
             "target": self.target, "clock_mhz": self.clock_mhz, "batch": self.batch,
             "total": self.total.to_dict(), "layers": [layer.to_dict() for layer in self.layers],
-            "notes": list(self.notes),
         }
 
     def to_json(self, indent=2):

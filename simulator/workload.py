@@ -13,8 +13,9 @@ the work.
 """
 from __future__ import annotations
 
-import dataclasses
+import copy
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from .hardware import load_mapping
@@ -60,41 +61,48 @@ class Layer:
         if self.out_h < 1 or self.out_w < 1:
             raise ValueError(f"{where}: kernel {self.kernel} does not fit input {self.in_h}x{self.in_w}")
 
-    @property
+    @cached_property
     def out_h(self):
         span = self.dilation[0] * (self.kernel[0] - 1) + 1
         return (self.in_h + self.padding[0] + self.padding[2] - span) // self.stride[0] + 1
 
-    @property
+    @cached_property
     def out_w(self):
         span = self.dilation[1] * (self.kernel[1] - 1) + 1
         return (self.in_w + self.padding[1] + self.padding[3] - span) // self.stride[1] + 1
 
-    @property
+    @cached_property
     def k(self):
         """Reduction length per output: kh * kw * in_c / groups."""
         return self.kernel[0] * self.kernel[1] * (self.in_c // self.groups)
 
-    @property
+    @cached_property
     def pixels(self):
         """Output positions per batch: batch * out_h * out_w."""
         return self.batch * self.out_h * self.out_w
 
-    @property
+    @cached_property
     def macs(self):
         return self.out_c * self.k * self.pixels
 
-    @property
+    @cached_property
     def weights(self):
         return self.out_c * self.k
 
-    @property
+    @cached_property
     def in_elems(self):
         return self.batch * self.in_h * self.in_w * self.in_c
 
-    @property
+    @cached_property
     def out_elems(self):
         return self.out_c * self.pixels
+
+    def with_bits(self, w_bits, a_bits):
+        """A copy with other (already checked) bit widths; the shapes and their cached sizes carry over."""
+        out = copy.copy(self)
+        object.__setattr__(out, "w_bits", w_bits)
+        object.__setattr__(out, "a_bits", a_bits)
+        return out
 
     def to_dict(self):
         """The layer in the net.yaml layer format."""
@@ -127,7 +135,7 @@ class Workload:
         if dup:
             raise ValueError(f"workload {self.name!r}: duplicate layer names {sorted(dup)}")
 
-    @property
+    @cached_property
     def macs(self):
         return sum(layer.macs for layer in self.layers)
 
@@ -151,8 +159,7 @@ class Workload:
         layers = []
         for layer, pair in zip(self.layers, pairs):
             w, a = _bit_pair(pair, f"bits for layer {layer.name!r}")
-            layers.append(layer if (w, a) == (layer.w_bits, layer.a_bits)
-                          else dataclasses.replace(layer, w_bits=w, a_bits=a))
+            layers.append(layer if (w, a) == (layer.w_bits, layer.a_bits) else layer.with_bits(w, a))
         return Workload(self.name, tuple(layers))
 
     def to_dict(self):

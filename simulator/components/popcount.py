@@ -7,9 +7,6 @@ l bits with (l + 1)-bit registered results. Each level is one pipeline stage.
 import math
 from functools import lru_cache
 
-DEPTH_PER_LEVEL = 1
-
-
 def depth(simd):
     """Pipeline stages of the tree: ceil(log2(simd)) (0 for a single bit)."""
     return math.ceil(math.log2(simd)) if simd > 1 else 0
@@ -30,10 +27,12 @@ def luts(simd):
     return 2 * (2 * simd - 1)
 
 
+@lru_cache(maxsize=None)
 def flops(simd):
     return sum(n * (bits + 1) for n, bits in _levels(simd))
 
 
+@lru_cache(maxsize=None)
 def area_um2(simd, area):
     cells = sum(n * bits for n, bits in _levels(simd))
     return cells * area.full_adder_um2 + flops(simd) * area.flop_um2

@@ -1,21 +1,11 @@
-"""Built-in workloads: YAML files in this folder (made by `generate.py`)."""
+"""Built-in workloads: YAML files in this folder (written by `generate.py`).
+
+`get(name)` returns its `Workload`, `names()` lists them, `path(name)` locates the file.
+"""
 from pathlib import Path
 
+from ..catalog import Catalog
 from ..workload import Workload
 
-FOLDER = Path(__file__).parent
-
-
-def names():
-    return sorted(p.stem for p in FOLDER.glob("*.yaml"))
-
-
-def path(name):
-    file = FOLDER / f"{name}.yaml"
-    if not file.exists():
-        raise ValueError(f"unknown built-in workload {name!r}; workloads: {', '.join(names())}")
-    return file
-
-
-def get(name):
-    return Workload.from_file(path(name))
+_CATALOG = Catalog(Path(__file__).parent, "built-in workload", Workload.from_file)
+names, path, get = _CATALOG.names, _CATALOG.path, _CATALOG.get
