@@ -70,6 +70,11 @@ def write_model_vectors(model, x, out_dir, pe=4, simd=32, out_bits=None):
 
         load = getattr(bitops, "load", None)
         if load is None:
+            try:
+                from bitops.io import load
+            except ImportError:
+                load = None
+        if load is None:
             raise ValueError("this bitops build has no model loader (bitops.load); "
                              "use --layer-npz for a single layer")
         if not Path(model).is_file():
@@ -96,7 +101,7 @@ def write_model_vectors(model, x, out_dir, pe=4, simd=32, out_bits=None):
         nxt = layers[idx + 1].a_bits if idx + 1 < len(layers) else None
         ob = int(out_bits or nxt or 2)
         common = dict(w_bits=int(layer.w_bits), a_bits=int(layer.a_bits), out_bits=min(ob, 8),
-                      pe=pe, simd=simd)
+                      pe=pe, simd=simd, meta={"source_layer": str(name)})
         fname = _safe_name(name, used)
         if layer.op == "fc":
             x_rows = x_u.reshape(-1, x_u.shape[-1])
@@ -115,6 +120,5 @@ def write_model_vectors(model, x, out_dir, pe=4, simd=32, out_bits=None):
                                     **common)
         else:   # pragma: no cover - quantized implies conv or fc
             continue
-        e["source_layer"] = str(name)
         entries.append(e)
     return entries

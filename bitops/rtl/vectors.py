@@ -87,7 +87,7 @@ def _check_name(name):
 def write_layer_vectors(out_dir, name, x_codes, w_codes, *, w_bits, a_bits, op="fc",
                         x_qmin=0, w_qmin=0, stride=1, padding=0, dilation=1, pad_code=0,
                         thresholds=None, out_bits=2, pe=4, simd=32,
-                        formats=("hex", "bin", "npz")):
+                        formats=("hex", "bin", "npz"), meta=None):
     """Write one layer's golden vectors under ``out_dir/name`` and add it to the manifest.
 
     fc:   x_codes (N, K) int, w_codes (O, K) int        -> acc, codes (N, O)
@@ -98,6 +98,7 @@ def write_layer_vectors(out_dir, name, x_codes, w_codes, *, w_bits, a_bits, op="
     ``thresholds`` (O, 2^out_bits - 1) int, ascending per row, give the output
     codes; by default evenly spaced over the accumulator range. ``pe`` and
     ``simd`` fold the layer for the reference RTL (memory images in ``rtl/``).
+    ``meta``: extra JSON-able keys for the manifest entry (e.g. the source layer).
 
     Returns the layer's manifest entry (dict). Raises ValueError on bad input.
     """
@@ -204,6 +205,7 @@ def write_layer_vectors(out_dir, name, x_codes, w_codes, *, w_bits, a_bits, op="
                  acc=acc.astype(adt), codes=codes, thresholds=thr.astype(adt))
         entry["files"]["npz"] = f"{name}/layer.npz"
 
+    entry.update(meta or {})
     entry["rtl"] = _rtl_entry(path, name, x_rows, w_rows, thr, k, n_out, w_bits, a_bits,
                               out_bits, pe, simd)
     _upsert_manifest(Path(out_dir), entry)

@@ -96,3 +96,34 @@ def test_model_layers_become_vector_sets(tmp_path):
     np.testing.assert_array_equal(got, want)
     got = np.load(tmp_path / "v" / "fc" / "layer.npz")["acc"]
     np.testing.assert_array_equal(got, ref_values(hq + 2, 2) @ ref_values(fq + 4, 3).T)
+
+
+FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def test_vectors_of_a_real_model(tmp_path, capsys):
+    """`bitops vectors MODEL` on the Brevitas QONNX fixture: every quantized layer is
+    written, and the fc layer's accumulators equal numpy E-domain math on the codes
+    of its traced input."""
+    model_path = FIXTURES / "brevitas_mb.onnx"
+    if not model_path.is_file():
+        pytest.skip("fixture brevitas_mb.onnx not present")
+    load = pytest.importorskip("bitops.io").load
+    x = np.load(FIXTURES / "brevitas_mb_io.npz")["x"][:2]
+    np.save(tmp_path / "x.npy", x)
+    rc = main(["vectors", str(model_path), "--input", str(tmp_path / "x.npy"),
+               "--out", str(tmp_path / "v")])
+    assert rc == 0, capsys.readouterr().err
+    model = load(str(model_path))
+    quantized = [l for l in model.layers if l.quantized]
+    m = json.loads((tmp_path / "v" / "manifest.json").read_text())
+    assert [l["source_layer"] for l in m["layers"]] == [l.name for l in quantized]
+    fc = [l for l in quantized if l.op == "fc"][-1]
+    h = model.trace(x, backend="reference")[fc.inputs[0]]
+    xq = fc.act_spec.quantize(np.asarray(h, dtype=np.float64))
+    xu = xq - fc.act_spec.qmin
+    wu = (fc.weight > 0).astype(np.int64) if fc.weight_spec.bipolar else fc.weight - fc.weight_spec.qmin
+    want = ref_values(xu, fc.a_bits) @ ref_values(wu, fc.w_bits).T
+    entry = [l for l in m["layers"] if l["source_layer"] == fc.name][0]
+    got = np.load(tmp_path / "v" / entry["files"]["npz"])["acc"]
+    np.testing.assert_array_equal(got, want)
