@@ -44,6 +44,9 @@ def register(subparsers):
                    help="dump format (default: from the suffix .hex/.mem/.txt, .bin, .vcd)")
     v.add_argument("--width", type=int,
                    help="hex word width or VCD lane width in bits (default: from the manifest)")
+    v.add_argument("--beats", action="store_true",
+                   help="hex dump of whole engine output beats (PE lanes per line, lane 0 in "
+                        "the low bits), as `$fwrite(fd, \"%%h\\n\", m_acc)` writes them")
     v.add_argument("--dtype", help="binary word dtype, e.g. int32 (default: from the manifest)")
     v.add_argument("--signal", help="VCD data bus (default m_acc or m_code)")
     v.add_argument("--clock", help="VCD clock (default clk)")
@@ -58,6 +61,7 @@ def _verify(args):
 
     opts = {k: getattr(args, k) for k in ("width", "dtype", "signal", "clock", "valid", "ready")
             if getattr(args, k) is not None}
+    opts["beats"] = args.beats
     if args.width is not None and args.width < 1:
         raise ValueError(f"--width must be >= 1, got {args.width}")
     res = verify(args.dir, args.actual, layer=args.layer, what=args.what, fmt=args.format,

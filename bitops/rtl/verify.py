@@ -204,13 +204,16 @@ def read_vcd_beats(path, signal, clock, valid, ready=None):
 
 
 def read_actual(path, entry, what="acc", fmt=None, width=None, dtype=None,
-                signal=None, clock=None, valid=None, ready=None):
+                signal=None, clock=None, valid=None, ready=None, beats=False):
     """Read a dump of one layer's outputs -> list of values (int, or None) in output order.
 
     hex: ``width`` bits per word (default: the golden file's width), signed for acc.
     bin: ``dtype`` words (default: the golden file's dtype), little-endian.
     vcd: output beats of the reference engine (signal/clock/valid/ready
          default to its port names); lanes past NOUT are dropped.
+    beats: the hex dump holds whole output beats (PE lanes of ``width`` bits,
+         default the manifest's lane width, per line), e.g. from
+         ``$fwrite(fd, "%h\\n", m_acc)`` on every output handshake.
     """
     desc = _descriptor(entry, what)
     path = Path(path)
@@ -218,6 +221,14 @@ def read_actual(path, entry, what="acc", fmt=None, width=None, dtype=None,
         raise ValueError(f"{path}: no such file (actual outputs)")
     fmt = fmt or _guess_format(path)
     signed = what == "acc"
+    rtl = entry["rtl"]
+    out = rtl["output"]
+    lane_bits = int(width or out["acc_lane_bits" if what == "acc" else "code_lane_bits"])
+    if beats:
+        if fmt != "hex":
+            raise ValueError("--beats reads hex dumps only")
+        words = memfile.read_hex(path, lane_bits * int(out["lanes"]))
+        return _beats_to_values(words, int(out["lanes"]), lane_bits, int(entry["n_out"]), signed)
     if fmt == "hex":
         bits = int(width or desc["word_bits"])
         return memfile.read_hex(path, bits, signed)
@@ -228,14 +239,11 @@ def read_actual(path, entry, what="acc", fmt=None, width=None, dtype=None,
             raise ValueError(f"unknown dtype {dtype!r}") from None
         return memfile.read_bin(path, dt).astype(np.int64).tolist()
     if fmt == "vcd":
-        rtl = entry["rtl"]
         ports = rtl["ports"]
-        out = rtl["output"]
-        lane_bits = int(width or out["acc_lane_bits" if what == "acc" else "code_lane_bits"])
-        beats = read_vcd_beats(path, signal or ports["acc" if what == "acc" else "code"],
+        words = read_vcd_beats(path, signal or ports["acc" if what == "acc" else "code"],
                                clock or ports["clock"], valid or ports["out_valid"],
                                ready if ready is not None else ports["out_ready"])
-        return _beats_to_values(beats, int(out["lanes"]), lane_bits, int(entry["n_out"]), signed)
+        return _beats_to_values(words, int(out["lanes"]), lane_bits, int(entry["n_out"]), signed)
     raise ValueError(f"unknown format {fmt!r}; use hex, bin or vcd")
 
 

@@ -7,8 +7,8 @@ Environment (set by test_rtl_sim.py through the cocotb runner):
   BITOPS_SEED     random seed               BITOPS_OUT    where to write results
   BITOPS_EXPECT_MISMATCH=1  the build is deliberately broken: the scoreboard must catch it
 
-Writes to BITOPS_OUT: acc_actual.hex, codes_actual.bin (dumps for `bitops
-verify`) and run.json (measured cycles, counts, scoreboard verdicts).
+Writes to BITOPS_OUT: acc_actual.hex, codes_actual.bin, acc_beats.hex (dumps
+for `bitops verify`, the last one as whole output beats) and run.json (measured cycles, counts, scoreboard verdicts).
 The module name does not start with test_ so pytest does not collect it.
 """
 import json
@@ -120,6 +120,8 @@ async def run_layer(dut):
     acc_vals = _flatten(acc_beats, entry, rtl["output"]["acc_lane_bits"], True)
     code_vals = _flatten(code_beats, entry, rtl["output"]["code_lane_bits"], False)
     memfile.write_hex(out / "acc_actual.hex", acc_vals, acc_desc["word_bits"], signed=True)
+    lanes = rtl["output"]["lanes"] * rtl["output"]["acc_lane_bits"]
+    memfile.write_hex(out / "acc_beats.hex", [b or 0 for b in acc_beats], lanes)
     import numpy as np
 
     memfile.write_bin(out / "codes_actual.bin", np.array(code_vals, dtype=np.int64), "uint8")

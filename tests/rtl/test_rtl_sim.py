@@ -184,6 +184,7 @@ def test_rtl_matches_golden(sim, config, build_root, tmp_path, monkeypatch):
 
     for d in (tmp_path / "steady", tmp_path / "noisy"):
         assert verify_rc(vdir, entry, d / "acc_actual.hex") == 0
+        assert verify_rc(vdir, entry, d / "acc_beats.hex", "--beats") == 0
         assert verify_rc(vdir, entry, d / "codes_actual.bin", "--what", "codes") == 0
         if sim == "icarus":
             assert verify_rc(vdir, entry, d / "layer.vcd") == 0
@@ -208,6 +209,8 @@ def test_broken_build_is_caught(sim, build_root, tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert f"{entry['output_shape'][0]} mismatches" in err
     assert "batch=0 channel=0" in err
+    assert verify_rc(vdir, entry, tmp_path / "run" / "acc_beats.hex", "--beats") == 1
+    assert "batch=0 channel=0" in capsys.readouterr().err
     if sim == "icarus":
         assert verify_rc(vdir, entry, tmp_path / "run" / "layer.vcd") == 1
         assert "batch=0 channel=0" in capsys.readouterr().err

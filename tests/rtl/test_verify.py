@@ -212,3 +212,23 @@ def test_scoreboard_codes_and_single_values(conv_set):
     for i, c in enumerate(codes):
         assert sb.push(int(c) if i != 5 else None) == (i != 5)
     assert sb.result().count == 1 and sb.first[0].index == 5
+
+
+def test_hex_beats_dump(conv_set, tmp_path, capsys):
+    """--beats: one engine output beat (PE lanes, lane 0 lowest) per hex line."""
+    vdir, acc = conv_set
+    sb = Scoreboard(vdir, "conv0")
+    lb, pe = sb._lane_bits, sb.lanes
+    digits = -(-(lb * pe) // 4)
+    rows = acc.reshape(-1, 6)
+    (tmp_path / "b.hex").write_text("".join(f"{b:0{digits}x}\n" for b in _beats(rows, pe, lb, 6)))
+    rc, out = run(capsys, vdir, "--actual", tmp_path / "b.hex", "--layer", "conv0", "--beats")
+    assert rc == 0, out
+    bad = rows.copy()
+    bad[0, 5] += 1
+    (tmp_path / "c.hex").write_text("".join(f"{b:0{digits}x}\n" for b in _beats(bad, pe, lb, 6)))
+    rc, out = run(capsys, vdir, "--actual", tmp_path / "c.hex", "--layer", "conv0", "--beats")
+    assert rc == 1 and "batch=0 channel=5 y=0 x=0" in out
+    # the plain (one value per line) reading of a beats file is a width error
+    rc, out = run(capsys, vdir, "--actual", tmp_path / "b.hex", "--layer", "conv0")
+    assert rc == 2 and "hex digits" in out
