@@ -17,6 +17,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .components import accumulator, combiner, output_unit, popcount, xnor
+
 TARGETS = ("fpga", "asic")
 STYLES = ("dataflow", "overlay")
 WEIGHT_HOMES = ("on_chip", "off_chip")
@@ -101,7 +103,24 @@ class Area:
     multiplier_um2: float = 3495.0        # 32-bit integer multiplier, Horowitz ISSCC 2014
 
 
-SECTIONS = {"memory": Memory, "energy": Energy, "resources": Resources, "area": Area}
+@dataclass(frozen=True)
+class Pipeline:
+    """Register stages per component, for calibrating the pipeline fill against an RTL.
+
+    fill = xnor + popcount_per_level * ceil(log2 simd) + accumulate
+           + combiner_per_level * ceil(log2 branch_units) + output
+           (+ ceil(K/simd) when the engine waits for a whole input vector first)
+    """
+
+    xnor: int = xnor.DEPTH
+    popcount_per_level: int = popcount.DEPTH_PER_LEVEL
+    accumulate: int = accumulator.DEPTH
+    combiner_per_level: int = combiner.DEPTH_PER_LEVEL
+    output: int = output_unit.DEPTH
+    wait_for_input_vector: bool = False
+
+
+SECTIONS = {"memory": Memory, "energy": Energy, "resources": Resources, "area": Area, "pipeline": Pipeline}
 
 
 @dataclass(frozen=True)
@@ -129,6 +148,7 @@ class Hardware:
     energy: Energy = field(default_factory=Energy)
     resources: Resources = field(default_factory=Resources)
     area: Area = field(default_factory=Area)
+    pipeline: Pipeline = field(default_factory=Pipeline)
     description: str = ""
 
     @property

@@ -7,7 +7,8 @@ With a fold of `pe` lanes x `simd` bits and `B` = branch_units arrays:
     passes   = ceil(M*N / B)                       branch pairs run B at a time
     compute  = passes * ceil(C/pe) * ceil(K/simd) * P
     fill     = xnor 1 + popcount ceil(log2 simd) + accumulate 1
-               + combiner ceil(log2 B) + output 1          (pipeline depth)
+               + combiner ceil(log2 B) + output 1          (pipeline depth;
+               stages per component are set by the file's `pipeline` section)
 
 With B >= M*N this is FINN's (MH/PE) * (MW/SIMD) * N_pixels exactly.
 
@@ -46,16 +47,17 @@ from __future__ import annotations
 import math
 
 from .components import accumulator, buffers, combiner, offchip, output_unit, popcount, xnor
-from .hardware import Fold
+from .hardware import Fold, Pipeline
 from .report import Cycles, EnergyBreakdown, LayerReport, Report, Total
 
 PJ = 1e-12
 
 
-def pipeline_depth(simd, branch_units):
-    """Cycles from the first operand to the first output of the engine."""
-    return (xnor.DEPTH + popcount.depth(simd) + accumulator.DEPTH
-            + combiner.depth(branch_units) + output_unit.DEPTH)
+def pipeline_depth(simd, branch_units, pipeline=None):
+    """Cycles from the first operand to the first output of the engine (see `hardware.Pipeline`)."""
+    st = pipeline or Pipeline()
+    return (st.xnor + st.popcount_per_level * popcount.depth(simd) + st.accumulate
+            + st.combiner_per_level * combiner.depth(branch_units) + st.output)
 
 
 def estimate(workload, hardware, bits=None):
@@ -136,7 +138,9 @@ def _plan(layer, hw, out_b, first, last):
     p.folds_out = math.ceil(layer.out_c / fold.pe)
     per_fold = p.passes * p.folds_in * layer.pixels
     p.compute = p.folds_out * per_fold
-    depth = pipeline_depth(fold.simd, hw.branch_units)
+    depth = pipeline_depth(fold.simd, hw.branch_units, hw.pipeline)
+    if hw.pipeline.wait_for_input_vector:
+        depth += p.folds_in
 
     w_total = layer.weights * m
     in_total = layer.in_elems * nb

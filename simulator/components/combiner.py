@@ -10,6 +10,8 @@ accumulates the passes.
 """
 import math
 
+DEPTH_PER_LEVEL = 1
+
 
 def depth(branch_units):
     return math.ceil(math.log2(branch_units)) if branch_units > 1 else 0

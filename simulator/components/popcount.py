@@ -7,6 +7,8 @@ l bits with (l + 1)-bit registered results. Each level is one pipeline stage.
 import math
 from functools import lru_cache
 
+DEPTH_PER_LEVEL = 1
+
 def depth(simd):
     """Pipeline stages of the tree: ceil(log2(simd)) (0 for a single bit)."""
     return math.ceil(math.log2(simd)) if simd > 1 else 0

@@ -23,7 +23,7 @@ def conv(h, cin, cout, kernel, stride=1, pad=0, groups=1, w=1, a=1, batch=1):
 def hw(**kw):
     base = {"name": "t", "target": "fpga", "clock_mhz": 100, "style": "dataflow", "branch_units": 1,
             "pe": 8, "simd": 16}
-    sections = {k: kw.pop(k) for k in ("memory", "energy", "resources", "area") if k in kw}
+    sections = {k: kw.pop(k) for k in ("memory", "energy", "resources", "area", "pipeline") if k in kw}
     return Hardware.from_dict({**base, **kw, **sections})
 
 
@@ -251,3 +251,21 @@ def test_auto_fold_meets_the_target_with_the_least_parallelism(target):
         assert layer.simd == 1 or cycles(1, layer.simd - 1) > target
     else:
         assert layer.simd == 144 and cycles(layer.pe - 1, 144) > target
+
+
+# (K, NOUT, vectors R, WBITS, ABITS, PE, SIMD, cycles measured on the RTL per docs/rtl.md)
+RTL_RUNS = [(100, 10, 48, 1, 1, 4, 32, 581), (64, 6, 20, 2, 2, 4, 16, 645)]
+
+
+@pytest.mark.parametrize("k, nout, r, wb, ab, pe, simd, measured", RTL_RUNS)
+def test_pipeline_section_describes_the_reference_rtl(k, nout, r, wb, ab, pe, simd, measured):
+    # rtl/README.md: the RTL waits for one whole input vector (ceil(K/SIMD) beats), its popcount
+    # is combinational and one output register follows:
+    #   cycles = ceil(K/SIMD) + R * ceil(NOUT/PE) * WBITS * ABITS * ceil(K/SIMD) + 1
+    rtl = hw(pe=pe, simd=simd, memory={"weights": "on_chip", "offchip_gbps": 100, "offchip_latency_cycles": 0},
+             pipeline={"xnor": 0, "popcount_per_level": 0, "accumulate": 0, "combiner_per_level": 0,
+                       "output": 1, "wait_for_input_vector": True})
+    folds = math.ceil(k / simd)
+    formula = folds + r * math.ceil(nout / pe) * wb * ab * folds + 1
+    assert formula == measured
+    assert estimate(fc(k, nout, w=wb, a=ab, batch=r), rtl).total.cycles == formula
