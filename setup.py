@@ -22,6 +22,9 @@ from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent
 C_SOURCES = sorted(str(p.relative_to(HERE)) for p in (HERE / "csrc").glob("*.c"))
+# The roofline microbenchmark ships in bench/ as a standalone program and is
+# also compiled into the core so that `bitops bench` needs no compiler.
+C_SOURCES.append("bench/roofline.c")
 
 
 def _compiler_accepts(compiler, flag):
@@ -40,7 +43,8 @@ def _compiler_accepts(compiler, flag):
 class BuildExt(build_ext):
     def build_extensions(self):
         cc = self.compiler
-        cflags = ["-std=c11", "-O3", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function"]
+        cflags = ["-std=c11", "-O3", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function",
+                  "-Werror=implicit-function-declaration", "-Werror=int-conversion"]
         ldflags = []
         if os.environ.get("BITOPS_SANITIZE"):
             san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
@@ -62,7 +66,7 @@ extensions = [
         "bitops._core",
         sources=["bitops/_core.pyx"] + C_SOURCES,
         include_dirs=[np.get_include(), "csrc"],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"), ("BITOPS_IN_EXTENSION", "1")],
     )
 ]
 

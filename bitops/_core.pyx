@@ -45,6 +45,8 @@ cdef extern from "bitops.h" nogil:
     int bo_get_num_threads()
     void bo_set_num_threads(int n)
     int bo_has_openmp()
+    double bo_roofline(int m, double seconds)
+    const char *bo_roofline_method_name(int m)
 
 
 def _check(int status):
@@ -191,3 +193,19 @@ def set_num_threads(int n):
 
 def has_openmp():
     return bool(bo_has_openmp())
+
+
+def roofline(double seconds=0.2):
+    """{method: Gbit-ops/s} of xor+popcount on one core, L1-resident (bench/roofline.c)."""
+    out = {}
+    cdef int m = 0
+    cdef double g
+    while bo_roofline_method_name(m) != NULL:
+        with nogil:
+            g = bo_roofline(m, seconds)
+        if g < 0:
+            raise RuntimeError(f"roofline method {bo_roofline_method_name(m).decode()} miscounted")
+        if g > 0:
+            out[bo_roofline_method_name(m).decode()] = g
+        m += 1
+    return out

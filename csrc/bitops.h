@@ -109,6 +109,11 @@ int bo_path_supported(int path);
 int bo_get_path(void);
 int bo_set_path(int path);   /* BO_ERR_ARG if the CPU lacks it */
 
+/* ---- roofline microbenchmark (bench/roofline.c) -------------------------- */
+/* Gbit-ops/s of xor+popcount method m on one core, 0 if unsupported, -1 on a miscount. */
+double bo_roofline(int m, double seconds);
+const char *bo_roofline_method_name(int m);  /* NULL past the last method */
+
 /* ---- threads ------------------------------------------------------------- */
 int bo_get_num_threads(void);
 void bo_set_num_threads(int n);

@@ -2,13 +2,14 @@
  * The blocked driver shared by every ISA (BLIS-style: loops in portable C,
  * only the micro-kernel is ISA-specific).
  *
- * An output tile of mr rows x nr columns has mr*Na virtual A rows (row, plane
- * j) and nr*Nb virtual W rows (column, plane i). The driver feeds them to the
- * micro-kernel in chunks of at most BO_MICRO_VA x BO_MICRO_VW and folds each
- * popcount sum into the tile's P with weight 2^(i+j); the affine step of
- * bitops.h then gives the exact dot products. mr and nr are chosen so that a
- * tile's virtual rows fill the micro-kernel: W1A1 runs 2x4 output tiles,
- * W2A2 1x2 tiles with all four branch pairs in one call.
+ * Loops, outermost first: column blocks sized so their W panel (Nb planes x
+ * nc columns x K) stays in L2; row tiles over the threads; within a row tile,
+ * chunks of BO_MICRO_VA virtual A rows (row r, plane j) against the whole
+ * panel of nc*Nb virtual W rows (column n, plane i), the micro-kernel keeping
+ * VA x VW accumulators in registers so that every branch pair of a 1x2 (W2A2)
+ * or 2x4 (W1A1) output tile comes from one load of each word. The popcount
+ * sums are folded into P[r][n] with weight 2^(i+j), and the affine step of
+ * bitops.h gives the exact dot products.
  *
  * Convolution is the same loop over output pixels (implicit GEMM): the A
  * "row" of a pixel is an indirection list of kh*kw pointers to the input
@@ -33,7 +34,6 @@
 
 /* W panel budget for one column block: about half of a 512 KiB L2. */
 #define L2_PANEL_BYTES (256 * 1024)
-#define MAX_TILE 8
 
 static bo_micro_fn micro_for(int path)
 {
@@ -44,45 +44,13 @@ static bo_micro_fn micro_for(int path)
     }
 }
 
-typedef struct {
-    bo_micro_fn micro;
-    int na, nb;
-    int64_t ntaps, nw;
-} tile_ctx;
+/* Shape of one output row tile: 2 rows when A is binary (2 virtual rows), else 1. */
+static int rows_per_tile(int na) { return na >= BO_MICRO_VA ? 1 : BO_MICRO_VA / na; }
 
-/* P[r][n] for one tile: aind holds mr*na lists of ntaps pointers (virtual row
- * x = r*na + j), wbase holds nr*nb base pointers (virtual row y = n*nb + i). */
-static void compute_tile(const tile_ctx *c, int mr, int nr, const uint64_t *const *aind,
-                         const uint64_t *const *wbase, int64_t w_tap_stride, int64_t *P)
-{
-    const int ta = mr * c->na, tw = nr * c->nb;
-    int64_t sums[BO_MICRO_VA * BO_MICRO_VW];
-    memset(P, 0, sizeof(int64_t) * mr * nr);
-    for (int x0 = 0; x0 < ta; x0 += BO_MICRO_VA) {
-        const int va = ta - x0 < BO_MICRO_VA ? ta - x0 : BO_MICRO_VA;
-        for (int y0 = 0; y0 < tw; y0 += BO_MICRO_VW) {
-            const int vw = tw - y0 < BO_MICRO_VW ? tw - y0 : BO_MICRO_VW;
-            c->micro(va, vw, c->ntaps, c->nw, aind + x0 * c->ntaps, wbase + y0, w_tap_stride, sums);
-            for (int x = 0; x < va; ++x)
-                for (int y = 0; y < vw; ++y) {
-                    const int r = (x0 + x) / c->na, j = (x0 + x) % c->na;
-                    const int n = (y0 + y) / c->nb, i = (y0 + y) % c->nb;
-                    P[r * nr + n] += sums[x * vw + y] << (i + j);
-                }
-        }
-    }
-}
-
-static void tile_shape(int na, int nb, int *mr, int *nr)
-{
-    *mr = na >= BO_MICRO_VA ? 1 : BO_MICRO_VA / na;
-    *nr = nb >= BO_MICRO_VW ? 1 : BO_MICRO_VW / nb;
-}
-
-static int64_t column_block(int64_t cols, int64_t bytes_per_col, int nr)
+static int64_t column_block(int64_t cols, int64_t bytes_per_col)
 {
     int64_t nc = L2_PANEL_BYTES / (bytes_per_col > 0 ? bytes_per_col : 1);
-    nc = nc < nr ? nr : nc - nc % nr;
+    nc = nc < 4 ? 4 : nc - nc % 4;
     return nc > cols ? cols : nc;
 }
 
@@ -94,22 +62,89 @@ static inline void store(void *out, int out64, int64_t idx, int64_t v)
         ((int32_t *)out)[idx] = (int32_t)v;
 }
 
+typedef struct {
+    bo_micro_fn micro;
+    int na, nb;
+    int64_t ntaps, nw, w_tap_stride;
+} plan;
+
+/* Per-thread scratch: popcount sums of one chunk against a panel, and P of a row tile. */
+typedef struct {
+    int64_t *sums;  /* BO_MICRO_VA x (nc * nb) */
+    int64_t *P;     /* mr x nc */
+} scratch;
+
+/* P[r][n] = sum_{j,i} 2^(i+j) popcounts for the m rows of a tile against n columns.
+ * aind: m*na lists of ntaps pointers (virtual row x = r*na + j);
+ * wpanel: n*nb pointers (virtual column y = c*nb + i). */
+static void row_tile(const plan *p, int m, int64_t n, const uint64_t *const *aind,
+                     const uint64_t *const *wpanel, scratch *s)
+{
+    const int64_t vcols = n * p->nb;
+    memset(s->P, 0, sizeof(int64_t) * (size_t)(m * n));
+    for (int x0 = 0; x0 < m * p->na; x0 += BO_MICRO_VA) {
+        const int va = m * p->na - x0 < BO_MICRO_VA ? m * p->na - x0 : BO_MICRO_VA;
+        p->micro(va, vcols, p->ntaps, p->nw, aind + (int64_t)x0 * p->ntaps, wpanel, p->w_tap_stride, s->sums);
+        for (int x = 0; x < va; ++x) {
+            const int r = (x0 + x) / p->na, j = (x0 + x) % p->na;
+            const int64_t *sx = s->sums + x * vcols;
+            int64_t *Pr = s->P + r * n;
+            if (p->nb == 1) {
+                for (int64_t c = 0; c < n; ++c)
+                    Pr[c] += sx[c] << j;
+            } else {
+                for (int64_t c = 0; c < n; ++c) {
+                    int64_t acc = 0;
+                    for (int i = 0; i < p->nb; ++i)
+                        acc += sx[c * p->nb + i] << i;
+                    Pr[c] += acc << j;
+                }
+            }
+        }
+    }
+}
+
+static int scratch_alloc(scratch *s, int mr, int64_t nc, int nb)
+{
+    s->sums = malloc(sizeof(int64_t) * (size_t)(BO_MICRO_VA * nc * nb));
+    s->P = malloc(sizeof(int64_t) * (size_t)(mr * nc));
+    return s->sums && s->P;
+}
+
+static void scratch_free(scratch *s)
+{
+    free(s->sums);
+    free(s->P);
+}
+
+/* wpanel[c*nb + i] = start of column n0 + c, plane i. */
+static void fill_panel(const uint64_t **wpanel, const uint64_t *w, int nb, int64_t cols, int64_t n0, int64_t n,
+                       int64_t col_words)
+{
+    for (int64_t c = 0; c < n; ++c)
+        for (int i = 0; i < nb; ++i)
+            wpanel[c * nb + i] = w + ((int64_t)i * cols + n0 + c) * col_words;
+}
+
 int bo_mbgemm_fast(const bo_gemm_args *g, int path)
 {
-    int mr, nr;
-    tile_shape(g->a_planes, g->w_planes, &mr, &nr);
-    const tile_ctx c = {micro_for(path), g->a_planes, g->w_planes, 1, g->nw};
+    const int mr = rows_per_tile(g->a_planes);
+    const plan p = {micro_for(path), g->a_planes, g->w_planes, 1, g->nw, 0};
     const int64_t full_scale = g->k * ((INT64_C(1) << g->a_planes) - 1) * ((INT64_C(1) << g->w_planes) - 1);
-    const int64_t nc = column_block(g->cols, (int64_t)g->w_planes * g->nw * 8, nr);
+    const int64_t nc = column_block(g->cols, (int64_t)g->w_planes * g->nw * 8);
     const int64_t row_tiles = (g->rows + mr - 1) / mr;
+    int failed = 0;
 
-#pragma omp parallel
+#pragma omp parallel reduction(|| : failed)
     {
-        const uint64_t *aind[MAX_TILE * BO_MAX_BITS];
-        const uint64_t *wbase[MAX_TILE * BO_MAX_BITS];
-        int64_t P[MAX_TILE * MAX_TILE];
-        for (int64_t n0 = 0; n0 < g->cols; n0 += nc) {
-            const int64_t n1 = n0 + nc < g->cols ? n0 + nc : g->cols;
+        scratch s;
+        const uint64_t **wpanel = malloc(sizeof(*wpanel) * (size_t)(nc * g->w_planes));
+        const uint64_t *aind[BO_MICRO_VA * BO_MAX_BITS];
+        if (!scratch_alloc(&s, mr, nc, g->w_planes) || !wpanel)
+            failed = 1;
+        for (int64_t n0 = 0; n0 < g->cols && !failed; n0 += nc) {
+            const int64_t n = g->cols - n0 < nc ? g->cols - n0 : nc;
+            fill_panel(wpanel, g->w, g->w_planes, g->cols, n0, n, g->nw);
 #pragma omp for schedule(static)
             for (int64_t rt = 0; rt < row_tiles; ++rt) {
                 const int64_t r0 = rt * mr;
@@ -117,69 +152,62 @@ int bo_mbgemm_fast(const bo_gemm_args *g, int path)
                 for (int r = 0; r < m; ++r)
                     for (int j = 0; j < g->a_planes; ++j)
                         aind[r * g->a_planes + j] = g->a + ((int64_t)j * g->rows + r0 + r) * g->nw;
-                for (int64_t c0 = n0; c0 < n1; c0 += nr) {
-                    const int n = n1 - c0 < nr ? (int)(n1 - c0) : nr;
-                    for (int q = 0; q < n; ++q)
-                        for (int i = 0; i < g->w_planes; ++i)
-                            wbase[q * g->w_planes + i] = g->w + ((int64_t)i * g->cols + c0 + q) * g->nw;
-                    compute_tile(&c, m, n, aind, wbase, 0, P);
-                    for (int r = 0; r < m; ++r)
-                        for (int q = 0; q < n; ++q)
-                            store(g->out, g->out64, (r0 + r) * g->cols + c0 + q, full_scale - 2 * P[r * n + q]);
+                row_tile(&p, m, n, aind, wpanel, &s);
+                for (int r = 0; r < m; ++r) {
+                    const int64_t *Pr = s.P + r * n, base = (r0 + r) * g->cols + n0;
+                    if (g->out64)
+                        for (int64_t c = 0; c < n; ++c)
+                            ((int64_t *)g->out)[base + c] = full_scale - 2 * Pr[c];
+                    else
+                        for (int64_t c = 0; c < n; ++c)
+                            ((int32_t *)g->out)[base + c] = (int32_t)(full_scale - 2 * Pr[c]);
                 }
             }
         }
+        scratch_free(&s);
+        free(wpanel);
     }
-    return BO_OK;
+    return failed ? BO_ERR_NOMEM : BO_OK;
 }
 
 int bo_mbconv2d_fast(const bo_conv_args *cv, int path)
 {
-    int mr, nr;
-    tile_shape(cv->a_planes, cv->w_planes, &mr, &nr);
+    const int mr = rows_per_tile(cv->a_planes);
     const int64_t ntaps = cv->kh * cv->kw;
-    const tile_ctx c = {micro_for(path), cv->a_planes, cv->w_planes, ntaps, cv->nw};
+    const plan p = {micro_for(path), cv->a_planes, cv->w_planes, ntaps, cv->nw, cv->nw};
     const int64_t amax = (INT64_C(1) << cv->a_planes) - 1;
     const int64_t full_scale = ntaps * cv->in_c * amax * ((INT64_C(1) << cv->w_planes) - 1);
     const int64_t pad_corr = cv->pad_value + amax;
     const int64_t pixels_in = cv->batch * cv->in_h * cv->in_w;
     const int64_t rows = cv->batch * cv->out_h * cv->out_w;
-    const int64_t nc = column_block(cv->out_c, (int64_t)cv->w_planes * ntaps * cv->nw * 8, nr);
+    const int64_t nc = column_block(cv->out_c, (int64_t)cv->w_planes * ntaps * cv->nw * 8);
     const int64_t row_tiles = (rows + mr - 1) / mr;
-
-    if (pad_corr && !cv->tap_sum && (cv->pad_top || cv->pad_left || cv->out_h * cv->stride_h > cv->in_h ||
-                                     cv->out_w * cv->stride_w > cv->in_w))
+    if (pad_corr && !cv->tap_sum)
         return BO_ERR_ARG;
     uint64_t *zero = calloc((size_t)cv->nw, sizeof(uint64_t));
-    const uint64_t **aind_all = malloc(sizeof(*aind_all) * (size_t)(mr * cv->a_planes * ntaps) *
-                                       (size_t)bo_get_num_threads());
-    unsigned char *padded_all = malloc((size_t)(mr * ntaps) * (size_t)bo_get_num_threads());
-    int status = BO_OK;
-    if (!zero || !aind_all || !padded_all) {
-        status = BO_ERR_NOMEM;
-        goto done;
-    }
+    if (!zero)
+        return BO_ERR_NOMEM;
+    int failed = 0;
 
-#pragma omp parallel
+#pragma omp parallel reduction(|| : failed)
     {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-        const uint64_t **aind = aind_all + (size_t)tid * (size_t)(mr * cv->a_planes * ntaps);
-        unsigned char *padded = padded_all + (size_t)tid * (size_t)(mr * ntaps);
-        const uint64_t *wbase[MAX_TILE * BO_MAX_BITS];
-        int64_t P[MAX_TILE * MAX_TILE];
-        for (int64_t n0 = 0; n0 < cv->out_c; n0 += nc) {
-            const int64_t n1 = n0 + nc < cv->out_c ? n0 + nc : cv->out_c;
+        scratch s;
+        const uint64_t **wpanel = malloc(sizeof(*wpanel) * (size_t)(nc * cv->w_planes));
+        const uint64_t **aind = malloc(sizeof(*aind) * (size_t)(mr * cv->a_planes * ntaps));
+        unsigned char *padded = malloc((size_t)(mr * ntaps));
+        if (!scratch_alloc(&s, mr, nc, cv->w_planes) || !wpanel || !aind || !padded)
+            failed = 1;
+        for (int64_t n0 = 0; n0 < cv->out_c && !failed; n0 += nc) {
+            const int64_t n = cv->out_c - n0 < nc ? cv->out_c - n0 : nc;
+            fill_panel(wpanel, cv->w, cv->w_planes, cv->out_c, n0, n, ntaps * cv->nw);
 #pragma omp for schedule(static)
             for (int64_t rt = 0; rt < row_tiles; ++rt) {
                 const int64_t r0 = rt * mr;
                 const int m = rows - r0 < mr ? (int)(rows - r0) : mr;
                 int any_padded = 0;
                 for (int r = 0; r < m; ++r) {
-                    const int64_t p = r0 + r, b = p / (cv->out_h * cv->out_w);
-                    const int64_t oy = (p / cv->out_w) % cv->out_h, ox = p % cv->out_w;
+                    const int64_t q = r0 + r, b = q / (cv->out_h * cv->out_w);
+                    const int64_t oy = (q / cv->out_w) % cv->out_h, ox = q % cv->out_w;
                     for (int64_t t = 0; t < ntaps; ++t) {
                         const int64_t iy = oy * cv->stride_h - cv->pad_top + (t / cv->kw) * cv->dil_h;
                         const int64_t ix = ox * cv->stride_w - cv->pad_left + (t % cv->kw) * cv->dil_w;
@@ -192,29 +220,23 @@ int bo_mbconv2d_fast(const bo_conv_args *cv, int path)
                                 out ? zero : cv->x + ((int64_t)j * pixels_in + pix) * cv->nw;
                     }
                 }
-                for (int64_t c0 = n0; c0 < n1; c0 += nr) {
-                    const int n = n1 - c0 < nr ? (int)(n1 - c0) : nr;
-                    for (int q = 0; q < n; ++q)
-                        for (int i = 0; i < cv->w_planes; ++i)
-                            wbase[q * cv->w_planes + i] =
-                                cv->w + ((int64_t)i * cv->out_c * ntaps + (c0 + q) * ntaps) * cv->nw;
-                    compute_tile(&c, m, n, aind, wbase, cv->nw, P);
-                    for (int r = 0; r < m; ++r)
-                        for (int q = 0; q < n; ++q) {
-                            int64_t v = full_scale - 2 * P[r * n + q];
-                            if (any_padded && pad_corr)
-                                for (int64_t t = 0; t < ntaps; ++t)
-                                    if (padded[r * ntaps + t])
-                                        v += pad_corr * cv->tap_sum[(c0 + q) * ntaps + t];
-                            store(cv->out, cv->out64, (r0 + r) * cv->out_c + c0 + q, v);
-                        }
-                }
+                row_tile(&p, m, n, aind, wpanel, &s);
+                for (int r = 0; r < m; ++r)
+                    for (int64_t c = 0; c < n; ++c) {
+                        int64_t v = full_scale - 2 * s.P[r * n + c];
+                        if (any_padded && pad_corr)
+                            for (int64_t t = 0; t < ntaps; ++t)
+                                if (padded[r * ntaps + t])
+                                    v += pad_corr * cv->tap_sum[(n0 + c) * ntaps + t];
+                        store(cv->out, cv->out64, (r0 + r) * cv->out_c + n0 + c, v);
+                    }
             }
         }
+        scratch_free(&s);
+        free(wpanel);
+        free(aind);
+        free(padded);
     }
-done:
     free(zero);
-    free(aind_all);
-    free(padded_all);
-    return status;
+    return failed ? BO_ERR_NOMEM : BO_OK;
 }

@@ -3,15 +3,17 @@
  * per-ISA micro-kernels (micro_scalar.c, micro_avx2.c, micro_avx512.c).
  *
  * A "virtual row" is one bit-plane of one row: (row r, plane j). A micro-kernel
- * takes va virtual A rows and vw virtual W rows and returns the va x vw
- * popcount sums
+ * takes va virtual A rows and a panel of ncols virtual W rows and returns the
+ * va x ncols popcount sums (row stride ncols)
  *
  *     sums[x][y] = sum_{t < ntaps} sum_{u < nw} popcount(a[x][t][u] ^ w[y][t * w_tap_stride + u])
  *
+ * sweeping the panel BO_MICRO_VW columns at a time with the va x VW
+ * accumulators in registers, so its set-up is paid once per panel.
  * with a[x][t] an indirection pointer (GEMM: ntaps = 1, the row itself;
  * convolution: the input pixel under tap t, or a zero pixel in the padding).
  * The driver weights each sum by 2^(i+j) and applies the affine step of
- * bitops.h. va <= BO_MICRO_VA and vw <= BO_MICRO_VW.
+ * bitops.h. va <= BO_MICRO_VA.
  */
 #ifndef BITOPS_KERNELS_H
 #define BITOPS_KERNELS_H
@@ -21,16 +23,14 @@
 #define BO_MICRO_VA 2
 #define BO_MICRO_VW 4
 
-typedef void (*bo_micro_fn)(int va, int vw, int64_t ntaps, int64_t nw,
-                            const uint64_t *const *a, const uint64_t *const *w,
-                            int64_t w_tap_stride, int64_t *sums);
+#define BO_MICRO_ARGS int va, int64_t ncols, int64_t ntaps, int64_t nw, const uint64_t *const *a, \
+                      const uint64_t *const *w, int64_t w_tap_stride, int64_t *sums
 
-void bo_micro_scalar(int va, int vw, int64_t ntaps, int64_t nw, const uint64_t *const *a,
-                     const uint64_t *const *w, int64_t w_tap_stride, int64_t *sums);
-void bo_micro_avx2(int va, int vw, int64_t ntaps, int64_t nw, const uint64_t *const *a,
-                   const uint64_t *const *w, int64_t w_tap_stride, int64_t *sums);
-void bo_micro_avx512(int va, int vw, int64_t ntaps, int64_t nw, const uint64_t *const *a,
-                     const uint64_t *const *w, int64_t w_tap_stride, int64_t *sums);
+typedef void (*bo_micro_fn)(BO_MICRO_ARGS);
+
+void bo_micro_scalar(BO_MICRO_ARGS);
+void bo_micro_avx2(BO_MICRO_ARGS);
+void bo_micro_avx512(BO_MICRO_ARGS);
 
 int bo_mbgemm_fast(const bo_gemm_args *g, int path);
 int bo_mbconv2d_fast(const bo_conv_args *c, int path);

@@ -12,7 +12,7 @@
 #define INLINE static inline __attribute__((always_inline))
 
 INLINE AVX512 void tile(const int VA, const int VW, int64_t ntaps, int64_t nw, const uint64_t *const *a,
-                        const uint64_t *const *w, int64_t w_tap_stride, int64_t *sums)
+                        const uint64_t *const *w, int64_t w_tap_stride, int64_t *sums, int64_t ld)
 {
     const int64_t full = nw / 8, tail = nw % 8;
     const __mmask8 tail_mask = (__mmask8)((1u << tail) - 1u);
@@ -51,18 +51,27 @@ INLINE AVX512 void tile(const int VA, const int VW, int64_t ntaps, int64_t nw, c
     }
     for (int x = 0; x < VA; ++x)
         for (int y = 0; y < VW; ++y)
-            sums[x * VW + y] = _mm512_reduce_add_epi64(acc[x][y]);
+            sums[x * ld + y] = _mm512_reduce_add_epi64(acc[x][y]);
 }
 
-#define CASE(VA, VW) \
-    case (VA) * 8 + (VW): tile(VA, VW, ntaps, nw, a, w, w_tap_stride, sums); return;
+/* One row pair (or single row) against the panel, VW columns at a time. */
+#define PANEL(VA)                                                                               \
+    do {                                                                                        \
+        int64_t y = 0;                                                                          \
+        for (; y + 4 <= ncols; y += 4) tile(VA, 4, ntaps, nw, a, w + y, w_tap_stride, sums + y, ncols); \
+        switch (ncols - y) {                                                                    \
+        case 3: tile(VA, 3, ntaps, nw, a, w + y, w_tap_stride, sums + y, ncols); break;          \
+        case 2: tile(VA, 2, ntaps, nw, a, w + y, w_tap_stride, sums + y, ncols); break;          \
+        case 1: tile(VA, 1, ntaps, nw, a, w + y, w_tap_stride, sums + y, ncols); break;          \
+        }                                                                                       \
+    } while (0)
 
-AVX512 void bo_micro_avx512(int va, int vw, int64_t ntaps, int64_t nw, const uint64_t *const *a,
-                            const uint64_t *const *w, int64_t w_tap_stride, int64_t *sums)
+AVX512 void bo_micro_avx512(BO_MICRO_ARGS)
 {
-    switch (va * 8 + vw) {
-        CASE(1, 1) CASE(1, 2) CASE(1, 3) CASE(1, 4)
-        CASE(2, 1) CASE(2, 2) CASE(2, 3) CASE(2, 4)
-    default: bo_micro_scalar(va, vw, ntaps, nw, a, w, w_tap_stride, sums);
-    }
+    if (va == 2)
+        PANEL(2);
+    else if (va == 1)
+        PANEL(1);
+    else
+        bo_micro_scalar(va, ncols, ntaps, nw, a, w, w_tap_stride, sums);
 }
