@@ -4,6 +4,7 @@
 the exit code. Imports of the model loader and matplotlib happen inside the
 functions so that `bitops --help` stays fast.
 """
+import importlib
 import sys
 from pathlib import Path
 
@@ -56,15 +57,22 @@ def load_workload(spec):
         return workloads.get(spec)
     if not path.exists():
         raise FileNotFoundError(f"no such model or workload: {spec} (built-ins: {', '.join(workloads.names())})")
-    try:
-        from bitops import load
-    except ImportError:
-        load = None
+    load = _model_loader()
     if load is None:
         if path.suffix == ".onnx":
             return Workload.from_onnx(path)
         raise ValueError(f"{spec}: reading model files needs bitops.load, which is not available in this build")
     return Workload.from_model(load(str(path)), name=path.stem)
+
+
+def _model_loader():
+    """bitops.load, or the loader package while the top-level name is not exported; None if neither."""
+    for module in ("bitops", "bitops.io"):
+        try:
+            return getattr(importlib.import_module(module), "load")
+        except (ImportError, AttributeError):
+            continue
+    return None
 
 
 def load_hardware(spec):

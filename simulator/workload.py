@@ -198,27 +198,31 @@ class Workload:
             op = getattr(src, "op", None)
             if op not in COMPUTE_OPS:
                 continue
-            name = str(src.name)
+            lname = str(src.name)
             try:
                 n, *rest = (int(v) for v in src.in_shape)
                 out_c = int(src.out_shape[-1])
             except (TypeError, ValueError, AttributeError) as exc:
-                raise ValueError(f"layer {name!r}: bad in_shape/out_shape ({exc})") from None
+                raise ValueError(f"layer {lname!r}: bad in_shape/out_shape ({exc})") from None
+            if len(rest) != (3 if op == "conv" else 1):
+                raise ValueError(f"layer {lname!r}: {op} in_shape must be {'NHWC' if op == 'conv' else '(N, K)'}, "
+                                 f"got {tuple(src.in_shape)}")
             w_bits = src.w_bits if src.w_bits is not None else float_bits
             a_bits = src.a_bits if src.a_bits is not None else float_bits
             if op == "fc":
-                layers.append(Layer(name, "fc", 1, 1, rest[-1], out_c, w_bits=int(w_bits),
+                layers.append(Layer(lname, "fc", 1, 1, rest[-1], out_c, w_bits=int(w_bits),
                                     a_bits=int(a_bits), batch=n))
             else:
                 h, w, c = rest
-                layers.append(Layer(name, "conv", h, w, c, out_c,
-                                    kernel=_pair(src.kernel, name, "kernel"),
-                                    stride=_pair(src.stride, name, "stride"),
-                                    padding=_quad(src.padding, name),
-                                    dilation=_pair(getattr(src, "dilation", 1) or 1, name, "dilation"),
+                layers.append(Layer(lname, "conv", h, w, c, out_c,
+                                    kernel=_pair(src.kernel, lname, "kernel"),
+                                    stride=_pair(src.stride, lname, "stride"),
+                                    padding=_quad(src.padding, lname),
+                                    dilation=_pair(getattr(src, "dilation", 1) or 1, lname, "dilation"),
                                     groups=int(getattr(src, "groups", 1) or 1),
                                     w_bits=int(w_bits), a_bits=int(a_bits), batch=n))
-        return cls(name or getattr(model, "name", None) or "model", tuple(layers))
+        path = getattr(model, "path", None)
+        return cls(name or (Path(path).stem if path else "model"), tuple(layers))
 
     @classmethod
     def from_onnx(cls, path, float_bits=DEFAULT_FLOAT_BITS):

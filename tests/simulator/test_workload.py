@@ -105,3 +105,27 @@ def test_from_onnx_shapes_and_qonnx_bits(tmp_path):
     conv, fc = wl.layers
     assert (conv.in_h, conv.in_c, conv.out_c, conv.out_h, conv.w_bits, conv.a_bits) == (8, 3, 16, 4, 2, 8)
     assert (fc.k, fc.out_c) == (256, 10)
+
+
+def test_from_model_with_the_bitops_loader():
+    io = pytest.importorskip("bitops.io")
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bitops" / "model" / "data" / "digits_mb.onnx"
+    if not path.exists():
+        pytest.skip("shipped example model not present")
+    model = io.load(str(path))
+    wl = Workload.from_model(model)
+    compute = [l for l in model.layers if l.op in ("conv", "fc")]
+    assert [l.name for l in wl.layers] == [l.name for l in compute]
+    # the loader computes MACs on its own, from its shapes
+    assert [l.macs for l in wl.layers] == [l.macs for l in compute]
+    assert [(l.w_bits, l.a_bits) for l in wl.layers] == [(l.w_bits or 8, l.a_bits or 8) for l in compute]
+    assert wl.name == "digits_mb"
+
+
+def test_from_model_rejects_a_conv_without_nhwc_shape():
+    bad = SimpleNamespace(name="c", op="conv", in_shape=(1, 8, 8), out_shape=(1, 8, 8, 4), kernel=3, stride=1,
+                          padding=1, dilation=1, groups=1, w_bits=1, a_bits=1)
+    with pytest.raises(ValueError, match="'c'.*NHWC"):
+        Workload.from_model(SimpleNamespace(layers=[bad]))
