@@ -28,10 +28,14 @@ def load(path, batch=None):
             from bitops.io.keras import load_keras
 
             return load_keras(path)
-        if fmt in ("npz", "safetensors", "torch"):
+        if fmt in ("npz", "safetensors"):
             from bitops.io.safetensors_npz import load_tensor_file
 
             return load_tensor_file(path, fmt)
+        if fmt == "torch":
+            from bitops.io.torch_state import load_torch_state
+
+            return load_torch_state(path)
     except (FormatError, FileNotFoundError):
         raise
     except ImportError as exc:
@@ -43,9 +47,15 @@ def load(path, batch=None):
 
 
 def _load_onnx(path):
-    from bitops.io import onnx_ops, onnx_qdq, qonnx  # noqa: F401  (register their handlers)
     from bitops.io.detect import onnx_flavour
-    from bitops.io.onnx_common import GraphBuilder, read_onnx
+    from bitops.io.onnx_common import read_onnx
 
     model = read_onnx(path)
-    return GraphBuilder(model, os.fspath(path), onnx_flavour(model)).build()
+    return _load_onnx_model(model, os.fspath(path), onnx_flavour(model))
+
+
+def _load_onnx_model(model, where, fmt):
+    from bitops.io import onnx_ops, onnx_qdq, qonnx  # noqa: F401  (register their handlers)
+    from bitops.io.onnx_common import GraphBuilder
+
+    return GraphBuilder(model, where, fmt).build()
