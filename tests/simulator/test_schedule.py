@@ -269,3 +269,15 @@ def test_pipeline_section_describes_the_reference_rtl(k, nout, r, wb, ab, pe, si
     formula = folds + r * math.ceil(nout / pe) * wb * ab * folds + 1
     assert formula == measured
     assert estimate(fc(k, nout, w=wb, a=ab, batch=r), rtl).total.cycles == formula
+
+
+@pytest.mark.parametrize("preset", simulator.presets.names())
+@pytest.mark.parametrize("net", ["cnv-cifar10", "mobilenet-v2"])
+def test_more_bits_never_cheaper_on_whole_networks(preset, net):
+    wl, h = simulator.workloads.get(net), simulator.presets.get(preset)
+    cost = {(w, a): estimate(wl, h, bits=(w, a)).total for w in range(1, 5) for a in range(1, 5)}
+    for (w, a), t in cost.items():
+        for more in ((w + 1, a), (w, a + 1)):
+            if more in cost:
+                assert cost[more].cycles >= t.cycles and cost[more].energy_j >= t.energy_j, (w, a, more)
+                assert cost[more].model_size_bits >= t.model_size_bits
