@@ -127,6 +127,12 @@ def test_energy_parts_by_hand():
     assert layer.energy.output == pytest.approx(64 * e.output_op * 1e-12)
     offchip_bits = 256 * 3 + 64 * 32
     assert layer.energy.offchip == pytest.approx(offchip_bits * e.offchip_bit * 1e-12)
+    # Buffers: every bank here is under 1 KiB (weights 4 KiB over 8 lanes x 2 arrays; a 768-bit input;
+    # the output FIFO), so each bit costs the 1 KiB price. Reads: one weight bit per xnor, activation
+    # bits once per output fold (6 pairs x 8 folds x 256); writes: the input and the 32-bit outputs.
+    per_bit = e.sram_pj_per_bit * (1 / e.sram_ref_kb) ** e.sram_exponent
+    bits = macs * pairs + 6 * 8 * 256 + 256 * 3 + 64 * 32
+    assert layer.energy.buffers == pytest.approx(bits * per_bit * 1e-12)
 
 
 def test_finn_r_lut_and_bram_for_one_layer():
