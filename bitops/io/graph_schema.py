@@ -136,6 +136,14 @@ def build_model(graph, tensors, where, fmt, quant_params=None):
         quant_node(name, qname, spec, layer, rank, 0)
         return qname
 
+    def pad_attrs(p):
+        """{'auto_pad': ...} for Keras-style 'same' / 'valid', else explicit {'pads': [...]}."""
+        if isinstance(p, str):
+            if p.lower() not in ("same", "valid"):
+                raise FormatError(f"{where}: padding {p!r} must be 'same', 'valid' or numbers")
+            return {"auto_pad": "SAME_UPPER" if p.lower() == "same" else "VALID"}
+        return {"pads": pads(p)}
+
     def pads(p):
         if isinstance(p, int):
             return [p, p, p, p]
@@ -172,7 +180,7 @@ def build_model(graph, tensors, where, fmt, quant_params=None):
             ks = list(k[:2]) if nhwc else list(k[2:])
             nodes.append(helper.make_node("Conv", args, [out], name=name, kernel_shape=ks,
                                           strides=pair(layer.get("stride"), 1),
-                                          pads=pads(layer.get("padding", 0)),
+                                          **pad_attrs(layer.get("padding", 0)),
                                           dilations=pair(layer.get("dilation"), 1),
                                           group=int(layer.get("groups", 1))))
         elif op == "fc":
@@ -195,7 +203,7 @@ def build_model(graph, tensors, where, fmt, quant_params=None):
             nodes.append(helper.make_node("MaxPool" if op == "maxpool" else "AveragePool", [x], [out], name=name,
                                           kernel_shape=pair(layer.get("kernel"), 2),
                                           strides=pair(layer.get("stride"), layer.get("kernel", 2)),
-                                          pads=pads(layer.get("padding", 0))))
+                                          **pad_attrs(layer.get("padding", 0))))
         elif op == "gap":
             nodes.append(helper.make_node("GlobalAveragePool", [x], [out], name=name))
         elif op == "add":
@@ -228,5 +236,23 @@ def build_model(graph, tensors, where, fmt, quant_params=None):
     model = _load_onnx_model(m, where, fmt)
     if nhwc:
         model.source_layout = "NHWC"
+        _fuse_nhwc_flatten(model)
     del onnx
     return model
+
+
+def _fuse_nhwc_flatten(model):
+    """Transpose-to-NHWC + Flatten (how an NHWC flatten is spelled in ONNX) is one plain NHWC flatten."""
+    layers = []
+    for layer in model.layers:
+        prev = layers[-1] if layers else None
+        if (layer.op == "flatten" and prev is not None and prev.op == "transpose"
+                and prev.attrs.get("perm") == [0, 2, 3, 1] and prev.outputs[0] == layer.inputs[0]
+                and prev.outputs[0].endswith("__nhwc")):
+            layer.inputs = list(prev.inputs)
+            layer.in_shape = prev.in_shape
+            layer.attrs = dict(layer.attrs, source_layout="NHWC")
+            layers[-1] = layer
+            continue
+        layers.append(layer)
+    model.layers = layers

@@ -1,0 +1,248 @@
+"""Keras / Larq models: .h5 (Keras HDF5) and .keras (zip: config.json + model.weights.h5).
+
+Read with h5py and json only (TensorFlow is never imported). The model config
+is turned into the bitops graph schema with "layout": "NHWC" (HWIO kernels,
+Keras' H, W, C flatten order) and built like any other schema file.
+
+Larq quantizers: SteSign, ApproxSign, SwishSign (forward: sign, sign(0) = +1)
+are bipolar with scale 1; MagnitudeAwareSign on a kernel is bipolar with the
+per-output-channel scale mean(|w|) over the other axes; DoReFa in
+"activations" mode with k_bit = k clips to [0, 1] and rounds to k bits, the
+unsigned grid of scale 1/(2^k - 1). Larq pads 'same' convolutions with
+`pad_values` (0 = real zero, the only value taken here).
+"""
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from bitops.io.errors import FormatError
+from bitops.io.graph_schema import build_model
+
+SIGNS = ("SteSign", "ApproxSign", "SwishSign", "ste_sign", "approx_sign", "swish_sign")
+
+
+def load_keras(path):
+    import h5py
+
+    path = os.fspath(path)
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            cfg = json.loads(z.read("config.json"))
+            wname = next(n for n in z.namelist() if n.endswith(".weights.h5"))
+            data = z.read(wname)
+        with h5py.File(io.BytesIO(data), "r") as f:
+            weights = _weights_v3(f, cfg)
+    else:
+        with h5py.File(path, "r") as f:
+            raw = f.attrs.get("model_config")
+            if raw is None:
+                raise FormatError(f"{path}: HDF5 file without a Keras model_config (weights-only files need "
+                                  "the architecture)")
+            cfg = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+            weights = _weights_h5(f)
+    return build_model(_to_schema(cfg, weights, path), weights, path, "keras")
+
+
+# -- weights -----------------------------------------------------------------------------------
+def _weights_h5(f):
+    """name -> array, named '<layer>/<kind>' (kind: kernel, bias, gamma, beta, moving_mean, moving_variance)."""
+    root = f["model_weights"] if "model_weights" in f else f
+    out = {}
+    for layer in root:
+        g = root[layer]
+        names = [n.decode() if isinstance(n, bytes) else n for n in g.attrs.get("weight_names", [])]
+        for n in names:
+            kind = n.split("/")[-1].split(":")[0]
+            out[f"{layer}/{kind}"] = np.asarray(g[n])
+    return out
+
+
+V3_ORDER = {
+    "Conv2D": ("kernel", "bias"), "QuantConv2D": ("kernel", "bias"), "Dense": ("kernel", "bias"),
+    "QuantDense": ("kernel", "bias"),
+}
+
+
+def _weights_v3(f, cfg):
+    out = {}
+    for layer in _layers(cfg):
+        name, cls, c = layer["config"]["name"], layer["class_name"], layer["config"]
+        key = f"layers/{name}/vars"
+        if key not in f:
+            continue
+        arrays = [np.asarray(f[key][str(i)]) for i in range(len(f[key]))]
+        if cls == "BatchNormalization":
+            kinds = [k for k, on in (("gamma", c.get("scale", True)), ("beta", c.get("center", True))) if on]
+            kinds += ["moving_mean", "moving_variance"]
+        else:
+            kinds = V3_ORDER.get(cls, ())
+        for k, a in zip(kinds, arrays):
+            out[f"{name}/{k}"] = a
+    return out
+
+
+# -- config -> schema --------------------------------------------------------------------------
+def _layers(cfg):
+    c = cfg.get("config", {})
+    layers = c.get("layers") if isinstance(c, dict) else c
+    if not isinstance(layers, list):
+        raise FormatError("Keras config has no layer list")
+    return layers
+
+
+def _inbound(layer):
+    """Names of the layers feeding this one (Keras 2 and Keras 3 config forms)."""
+    nodes = layer.get("inbound_nodes") or []
+    names = []
+    for node in nodes[:1]:
+        if isinstance(node, dict):                       # Keras 3
+            def walk(a):
+                if isinstance(a, dict) and a.get("class_name") == "__keras_tensor__":
+                    names.append(a["config"]["keras_history"][0])
+                elif isinstance(a, (list, tuple)):
+                    for b in a:
+                        walk(b)
+            walk(node.get("args", []))
+        else:                                            # Keras 2: [[name, node, tensor, kwargs], ...]
+            for entry in node:
+                names.append(entry[0])
+    return names
+
+
+def _quantizer(q, where):
+    """A Larq quantizer config -> schema quantizer dict (None for no quantizer)."""
+    if q is None:
+        return None
+    name = q if isinstance(q, str) else q.get("class_name")
+    conf = {} if isinstance(q, str) else q.get("config", {})
+    if name in SIGNS:
+        return {"bipolar": True, "scale": 1.0}
+    if name in ("MagnitudeAwareSign", "magnitude_aware_sign"):
+        return {"bipolar": True, "magnitude_aware": True}
+    if name in ("DoReFa", "DoReFaQuantizer", "dorefa_quantizer"):
+        if conf.get("mode", "activations") != "activations":
+            raise FormatError(f"{where}: DoReFa mode {conf.get('mode')!r} is not supported (only 'activations')")
+        k = int(conf.get("k_bit", 2))
+        return {"bits": k, "signed": False, "scale": 1.0 / ((1 << k) - 1)}
+    raise FormatError(f"{where}: Larq quantizer {name!r} is not supported")
+
+
+def _to_schema(cfg, weights, path):
+    layers = _layers(cfg)
+    sequential = cfg.get("class_name") == "Sequential"
+    out_layers, inputs, prev = [], [], None
+    outputs_cfg = cfg.get("config", {}).get("output_layers") if isinstance(cfg.get("config"), dict) else None
+    for i, layer in enumerate(layers):
+        cls, c = layer["class_name"], layer["config"]
+        name = c["name"]
+        where = f"{path}: layer {name!r} ({cls})"
+        shape = c.get("batch_input_shape") or c.get("batch_shape")
+        if cls == "InputLayer" or (sequential and i == 0 and shape and not inputs):
+            if not shape or len(shape) not in (2, 4):
+                raise FormatError(f"{where}: input shape {shape} is not (N, features) or (N, H, W, C)")
+            iname = name if cls == "InputLayer" else name + "__input"
+            inputs.append({"name": iname, "shape": [1] + [int(d) for d in shape[1:]]})
+            prev = iname
+            if cls == "InputLayer":
+                continue
+        src = _inbound(layer) if not sequential else [prev]
+        if not src or src[0] is None:
+            raise FormatError(f"{where}: cannot tell which layer feeds it")
+        x = src[0]
+        out_layers.extend(_convert(cls, c, name, x, src, weights, where))
+        prev = name
+    outputs = [o[0] for o in outputs_cfg] if outputs_cfg else [prev]
+    return {"format": "bitops-graph", "version": 1, "layout": "NHWC", "inputs": inputs, "outputs": outputs,
+            "layers": out_layers}
+
+
+def _activation(act, name, x, where):
+    if act in (None, "linear"):
+        return []
+    if act == "relu":
+        return [{"op": "relu", "name": name + "/relu", "input": x, "output": name}]
+    if act == "softmax":
+        return [{"op": "softmax", "name": name + "/softmax", "input": x, "output": name}]
+    raise FormatError(f"{where}: activation {act!r} is not supported")
+
+
+def _convert(cls, c, name, x, src, weights, where):
+    act = c.get("activation")
+    act_name = name + "/pre_act" if act not in (None, "linear") else name
+    if cls in ("Conv2D", "QuantConv2D", "Dense", "QuantDense"):
+        res = []
+        iq = _quantizer(c.get("input_quantizer"), where)
+        if iq is not None:
+            res.append(dict(op="quant", name=name + "/input_quant", input=x, output=name + "/xq", **iq))
+            x = name + "/xq"
+        kname = f"{name}/kernel"
+        if kname not in weights:
+            raise FormatError(f"{where}: kernel weights are missing")
+        wq = _quantizer(c.get("kernel_quantizer"), where)
+        conv = cls.endswith("Conv2D")
+        if wq is not None and wq.pop("magnitude_aware", False):
+            k = np.asarray(weights[kname], dtype=np.float64)
+            wq["scale"] = np.abs(k).mean(axis=tuple(range(k.ndim - 1))).tolist()
+            wq["axis"] = 3 if conv else 0
+        entry = {"op": "conv" if conv else "fc", "name": name, "input": x, "output": act_name}
+        bias = f"{name}/bias" if c.get("use_bias", True) and f"{name}/bias" in weights else None
+        if bias:
+            entry["bias"] = bias
+        if conv:
+            if c.get("data_format", "channels_last") != "channels_last":
+                raise FormatError(f"{where}: only channels_last is supported")
+            if float(c.get("pad_values", 0.0)) != 0.0:
+                raise FormatError(f"{where}: pad_values={c['pad_values']} (only zero padding is supported)")
+            if int(c.get("groups", 1)) != 1:
+                raise FormatError(f"{where}: grouped convolutions are not supported")
+            entry.update(weight=kname, stride=list(c.get("strides", [1, 1])),
+                         dilation=list(c.get("dilation_rate", [1, 1])), padding=c.get("padding", "valid"))
+        else:
+            # Dense kernel is (in, out): stored transposed for the schema's (out, in).
+            tname = kname + "__out_in"
+            weights[tname] = np.ascontiguousarray(np.asarray(weights[kname]).T)
+            entry["weight"] = tname
+            if wq is not None and "axis" in wq:
+                wq["axis"] = 0
+        if wq is not None:
+            entry["weight_quant"] = wq
+        res.append(entry)
+        return res + _activation(act, name, act_name, where)
+    if cls == "BatchNormalization":
+        axis = c.get("axis", -1)
+        axis = axis[0] if isinstance(axis, list) and len(axis) == 1 else axis
+        if not isinstance(axis, int) or axis not in (-1, 1, 3):
+            raise FormatError(f"{where}: BatchNormalization over axis {axis} is not supported (channels last only)")
+        n = np.asarray(weights[f"{name}/moving_mean"]).shape[0]
+        for kind, default in (("gamma", 1.0), ("beta", 0.0)):
+            if f"{name}/{kind}" not in weights:
+                weights[f"{name}/{kind}"] = np.full(n, default, np.float32)
+        return [{"op": "batchnorm", "name": name, "input": x, "output": name, "gamma": f"{name}/gamma",
+                 "beta": f"{name}/beta", "mean": f"{name}/moving_mean", "var": f"{name}/moving_variance",
+                 "eps": float(c.get("epsilon", 1e-3))}]
+    if cls in ("MaxPooling2D", "AveragePooling2D"):
+        pool = list(c.get("pool_size", [2, 2]))
+        return [{"op": "maxpool" if cls == "MaxPooling2D" else "avgpool", "name": name, "input": x, "output": name,
+                 "kernel": pool, "stride": list(c.get("strides") or pool), "padding": c.get("padding", "valid")}]
+    if cls == "GlobalAveragePooling2D":
+        return [{"op": "gap", "name": name + "/gap", "input": x, "output": name + "/gap4"},
+                {"op": "flatten", "name": name, "input": name + "/gap4", "output": name}]
+    if cls == "Flatten":
+        return [{"op": "flatten", "name": name, "input": x, "output": name}]
+    if cls in ("Dropout", "Activation", "ReLU"):
+        if cls == "Activation":
+            return _activation(c.get("activation"), name, x, where) or \
+                [{"op": "identity", "name": name, "input": x, "output": name}]
+        if cls == "ReLU":
+            if c.get("max_value") not in (None,) or float(c.get("negative_slope", 0)) or float(c.get("threshold", 0)):
+                raise FormatError(f"{where}: ReLU with max_value/negative_slope/threshold is not supported")
+            return [{"op": "relu", "name": name, "input": x, "output": name}]
+        return [{"op": "identity", "name": name, "input": x, "output": name}]
+    if cls == "Add":
+        if len(src) != 2:
+            raise FormatError(f"{where}: Add of {len(src)} inputs is not supported")
+        return [{"op": "add", "name": name, "inputs": src, "output": name}]
+    raise FormatError(f"{where}: unsupported Keras layer class {cls!r}")
