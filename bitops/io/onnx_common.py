@@ -230,6 +230,7 @@ class GraphBuilder:
                 raise FormatError(f"{self.path}: output {vi.name!r} is never produced")
             outputs.append(vi.name)
         self._check_packing()
+        self._fold_batchnorm(outputs)
         return Model(self.layers, inputs, outputs, source_layout="NCHW", fmt=self.fmt, path=os.fspath(self.path))
 
     def _input_shape(self, vi):
@@ -308,6 +309,31 @@ class GraphBuilder:
             raise self.error(node, "reshaping a per-channel quantized weight is not supported")
         out = CONST_FOLD[node.op_type](_CodesView(self, q), node)
         self.qconsts[node.output[0]] = (np.asarray(out), spec)
+
+    def _fold_batchnorm(self, outputs):
+        """conv/fc -> BatchNormalization becomes one layer with a per-channel output transform
+        y = acc * post_scale + post_bias (post_scale = gamma / sqrt(var + eps),
+        post_bias = beta - mean * post_scale), when nothing else reads the conv's output."""
+        readers = {}
+        for layer in self.layers:
+            for n in layer.inputs:
+                readers[n] = readers.get(n, 0) + 1
+        keep = []
+        for layer in self.layers:
+            prev = keep[-1] if keep else None
+            if (layer.op == "batchnorm" and prev is not None and prev.op in ("conv", "fc")
+                    and prev.outputs[0] == layer.inputs[0] and readers.get(prev.outputs[0]) == 1
+                    and prev.outputs[0] not in outputs and prev.out_spec is None
+                    and "post_scale" not in prev.attrs and len(prev.out_shape) in (2, 4)):
+                a = layer.attrs
+                k = a["gamma"] / np.sqrt(a["var"] + a["eps"])
+                prev.attrs["post_scale"] = k
+                prev.attrs["post_bias"] = a["beta"] - a["mean"] * k
+                prev.attrs["folded"] = layer.name
+                prev.outputs = list(layer.outputs)
+                continue
+            keep.append(layer)
+        self.layers = keep
 
     def _check_packing(self):
         for layer in self.layers:
