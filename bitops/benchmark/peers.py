@@ -1,0 +1,534 @@
+"""What the benchmark times: bitops kernels and the peers a user would pick instead.
+
+Every entry is a `Runner`: operands are encoded, sessions created and inputs
+prepared when the runner is built, so `runner.run()` is the kernel call and
+nothing else (that is the timed region). `runner.expected()` is an independent
+answer computed with plain numpy (float64 matmul of small integers, exact below
+2^53), so a test can prove that each runner computes what its name says before
+its time is trusted.
+
+The operands of one case are shared: 8-bit unsigned codes `qa` (activations)
+and `qw` (weights). A bitops Wb x Ab run uses their top Wb / Ab bits, encoded
+as E = 2u - (2^b - 1); the int8 peers use the 8-bit codes themselves; the float
+peers use the codes as float32. All peers therefore do the same multiply-
+accumulates on the same shape.
+"""
+import contextlib
+import importlib.util
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+import bitops
+from bitops.benchmark.cases import bit_ops, config_name
+
+# Peer names, used as table labels and as the ratio baselines in report.py.
+NUMPY_F32 = "numpy f32 matmul"
+NUMPY_POPCOUNT = "numpy bitwise_count W1A1"
+ORT_MATMULINTEGER = "onnxruntime MatMulInteger u8s8"
+ORT_MATMULINTEGER_U8U8 = "onnxruntime MatMulInteger u8u8"
+ORT_QLINEARCONV = "onnxruntime QLinearConv"
+ORT_CONV_F32 = "onnxruntime Conv f32"
+LCE = "LCE bconv W1A1"
+
+GEMM_PEERS = (NUMPY_F32, NUMPY_POPCOUNT, ORT_MATMULINTEGER, ORT_MATMULINTEGER_U8U8)
+CONV_PEERS = (ORT_CONV_F32, ORT_QLINEARCONV, LCE)
+
+# Chunk of the numpy xnor-popcount peer: at most this many bytes of XOR words live at once.
+_POPCOUNT_CHUNK_BYTES = 4 << 20
+
+
+@dataclass
+class Runner:
+    """One timed thing.
+
+    name    : table label ("bitops W2A2", "onnxruntime MatMulInteger", ...)
+    case    : the GemmCase / ConvCase it runs
+    threads : thread count it was set up for (applied by `thread_scope`)
+    run     : the timed call, no arguments
+    expected: numpy oracle of run()'s result, or None (pure speed peer without a checkable output)
+    bits    : (w_bits, a_bits) for binary kernels, else None
+    ops     : bit-ops for binary kernels (see cases.bit_ops), multiply-accumulates otherwise
+    atol    : allowed absolute error of run() against expected() (0 = exact)
+    """
+
+    name: str
+    case: object
+    threads: int
+    run: Callable[[], object]
+    expected: Optional[Callable[[], np.ndarray]] = None
+    bits: Optional[tuple] = None
+    ops: int = 0
+    atol: float = 0.0
+    rtol: float = 0.0
+    is_bitops: bool = False
+    path: str = ""
+    explain: Optional[dict] = None
+    thread_scope: Callable = field(default=contextlib.nullcontext)
+
+    def check(self):
+        """Run once and compare with the oracle; returns the maximum absolute error (0.0 = exact)."""
+        if self.expected is None:
+            return None
+        got = np.asarray(self.run(), dtype=np.float64)
+        want = np.asarray(self.expected(), dtype=np.float64)
+        if got.shape != want.shape:
+            raise AssertionError(f"{self.name}: shape {got.shape}, expected {want.shape}")
+        err = np.abs(got - want)
+        bad = err > self.atol + self.rtol * np.abs(want)
+        if bad.any():
+            raise AssertionError(f"{self.name} on {self.case.name}: {int(bad.sum())} wrong values, max error {err.max()}")
+        return float(err.max()) if err.size else 0.0
+
+
+# ---------------------------------------------------------------- operands
+
+
+class Operands:
+    """Shared random 8-bit codes of one case; float64 oracles computed once and cached."""
+
+    def __init__(self, case, seed=0):
+        rng = np.random.default_rng(seed)
+        self.case = case
+        if case.kind == "gemm":
+            self.qa = rng.integers(0, 256, (case.m, case.k), dtype=np.uint8)
+            self.qw = rng.integers(0, 256, (case.n, case.k), dtype=np.uint8)
+        else:
+            self.qa = rng.integers(0, 256, (case.batch, case.h, case.w, case.c), dtype=np.uint8)
+            self.qw = rng.integers(0, 256, (case.o, case.kh, case.kw, case.c), dtype=np.uint8)
+        self._cache = {}
+
+    def codes(self, bits, which):
+        """Top `bits` bits of the 8-bit codes, as unsigned codes in [0, 2^bits)."""
+        q = self.qa if which == "a" else self.qw
+        return q >> (8 - bits)
+
+    def values(self, bits, which):
+        """E = 2u - (2^bits - 1) of the `bits`-bit codes, float64."""
+        return 2.0 * self.codes(bits, which) - (2**bits - 1)
+
+    def product(self, a, w):
+        """float64 oracle: a (M,K) @ w (N,K).T, or the zero-padded NHWC x OHWI convolution."""
+        if self.case.kind == "gemm":
+            return a @ w.T
+        return conv_nhwc_f64(a, w, self.case.stride, self.case.padding)
+
+    def oracle(self, key, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+
+def conv_nhwc_f64(x, w, stride, padding):
+    """Plain float64 cross-correlation: x (B,H,W,C), w (O,KH,KW,C), zero padding -> (B,OH,OW,O)."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    b, h, wd, c = x.shape
+    o, kh, kw, _ = w.shape
+    xp = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    oh = (h + 2 * padding - kh) // stride + 1
+    ow = (wd + 2 * padding - kw) // stride + 1
+    out = np.zeros((b, oh, ow, o))
+    for i in range(kh):
+        for j in range(kw):
+            patch = xp[:, i : i + stride * oh : stride, j : j + stride * ow : stride, :]
+            out += patch @ w[:, i, j, :].T
+    return out
+
+
+# ---------------------------------------------------------------- thread scopes
+
+
+@contextlib.contextmanager
+def bitops_threads(n):
+    before = bitops.get_num_threads()
+    bitops.set_num_threads(n)
+    try:
+        yield
+    finally:
+        bitops.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def blas_threads(n):
+    """Limit numpy's BLAS to n threads (threadpoolctl when installed; otherwise the BLAS default)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=n, user_api="blas"):
+        yield
+
+
+def blas_threads_controlled():
+    return importlib.util.find_spec("threadpoolctl") is not None
+
+
+# ---------------------------------------------------------------- bitops
+
+
+def _explain(a, w, kind):
+    """(short path label, details) from the lead's bitops.explain when present, else the kernel path."""
+    explain = getattr(bitops, "explain", None)
+    if explain is not None:
+        try:
+            info = explain(a, w, op="mbgemm" if kind == "gemm" else "mbconv2d")
+        except Exception:  # the report must not depend on the exact signature
+            info = None
+        if isinstance(info, dict):
+            label = "/".join(str(info[k]) for k in ("kernel_path", "method") if k in info)
+            return label or bitops.get_kernel_path(), info
+    return bitops.get_kernel_path(), None
+
+
+def bitops_runner(ops_, w_bits, a_bits, threads):
+    case = ops_.case
+    a = bitops.encode(ops_.codes(a_bits, "a"), a_bits)
+    w = bitops.encode(ops_.codes(w_bits, "w"), w_bits)
+    if case.kind == "gemm":
+        run = lambda: bitops.mbgemm(a, w)  # noqa: E731
+    else:
+        st, pad = case.stride, case.padding
+        run = lambda: bitops.mbconv2d(a, w, stride=st, padding=pad)  # noqa: E731
+
+    def expected():
+        return ops_.oracle(("E", w_bits, a_bits), lambda: ops_.product(ops_.values(a_bits, "a"), ops_.values(w_bits, "w")))
+
+    path, details = _explain(a, w, case.kind)
+    return Runner(
+        name=f"bitops {config_name(w_bits, a_bits)}",
+        case=case,
+        threads=threads,
+        run=run,
+        expected=expected,
+        bits=(w_bits, a_bits),
+        ops=bit_ops(case, w_bits, a_bits),
+        is_bitops=True,
+        path=path,
+        explain=details,
+        thread_scope=lambda: bitops_threads(threads),
+    )
+
+
+# ---------------------------------------------------------------- numpy peers
+
+
+def numpy_f32_runner(ops_, threads):
+    case = ops_.case
+    a = ops_.qa.astype(np.float32)
+    wt = np.ascontiguousarray(ops_.qw.astype(np.float32).T)  # (K, N): the layout BLAS wants, prepared once
+    out = np.empty((case.m, case.n), dtype=np.float32)
+    return Runner(
+        name=NUMPY_F32,
+        case=case,
+        threads=threads,
+        run=lambda: np.matmul(a, wt, out=out),
+        expected=lambda: ops_.oracle(("q",), lambda: ops_.product(ops_.qa.astype(np.float64), ops_.qw.astype(np.float64))),
+        ops=case.macs,
+        rtol=1e-5,
+        thread_scope=lambda: blas_threads(threads),
+    )
+
+
+def popcount_gemm(a_words, w_words, k, out):
+    """out (M,N) int32 = k - 2 popcount(a ^ w): the xnor-popcount GEMM in numpy, chunked over rows of a."""
+    n, nw = w_words.shape
+    rows = max(1, _POPCOUNT_CHUNK_BYTES // (n * nw * 8))
+    for i in range(0, a_words.shape[0], rows):
+        x = np.bitwise_xor(a_words[i : i + rows, None, :], w_words[None, :, :])
+        out[i : i + rows] = k - 2 * np.bitwise_count(x).sum(axis=-1, dtype=np.int32)
+    return out
+
+
+def numpy_popcount_runner(ops_, threads):
+    case = ops_.case
+    a_words = np.ascontiguousarray(bitops.encode(ops_.codes(1, "a"), 1).planes[0])
+    w_words = np.ascontiguousarray(bitops.encode(ops_.codes(1, "w"), 1).planes[0])
+    out = np.empty((case.m, case.n), dtype=np.int32)
+    return Runner(
+        name=NUMPY_POPCOUNT,
+        case=case,
+        threads=1,  # numpy's ufuncs run on one thread whatever is asked
+        run=lambda: popcount_gemm(a_words, w_words, case.k, out),
+        expected=lambda: ops_.oracle(("E", 1, 1), lambda: ops_.product(ops_.values(1, "a"), ops_.values(1, "w"))),
+        bits=(1, 1),
+        ops=bit_ops(case, 1, 1),
+    )
+
+
+# ---------------------------------------------------------------- onnxruntime peers
+
+
+def have_onnxruntime():
+    return importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnx") is not None
+
+
+def _ort_session(graph, threads):
+    """An onnxruntime CPU session over an in-memory model, all graph optimisations on, `threads` intra-op threads."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = min(model.ir_version, 8)
+    onnx.checker.check_model(model)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
+def _signed7(q):
+    """8-bit unsigned codes as 7-bit int8 weights in [-64, 63] (onnxruntime's reduce_range).
+
+    Without AVX-VNNI, onnxruntime's u8s8 kernels multiply with vpmaddubsw, whose
+    int16 pair sums saturate for full-range int8 weights (255*127*2 > 32767), so
+    u8s8 results are wrong on this class of CPU unless weights use 7 bits; that
+    is what onnxruntime's quantizer emits there, and what this peer times."""
+    return ((q >> 1).astype(np.int16) - 64).astype(np.int8)
+
+
+def _matmulinteger_runner(ops_, threads, name, weights):
+    from onnx import TensorProto, helper, numpy_helper
+
+    case = ops_.case
+    a = np.ascontiguousarray(ops_.qa)
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["A", "B"], ["Y"])],
+        "mmi",
+        [helper.make_tensor_value_info("A", TensorProto.UINT8, [case.m, case.k])],
+        [helper.make_tensor_value_info("Y", TensorProto.INT32, [case.m, case.n])],
+        initializer=[numpy_helper.from_array(np.ascontiguousarray(weights.T), "B")],
+    )
+    sess = _ort_session(graph, threads)
+    feeds = {"A": a}
+    return Runner(
+        name=name,
+        case=case,
+        threads=threads,
+        run=lambda: sess.run(None, feeds)[0],
+        expected=lambda: ops_.product(ops_.qa.astype(np.float64), weights.astype(np.float64)),
+        ops=case.macs,
+    )
+
+
+def ort_matmulinteger_runner(ops_, threads):
+    """uint8 activations (M,K) x 7-bit int8 weights (K,N), a constant initializer as in a real layer -> int32."""
+    return _matmulinteger_runner(ops_, threads, ORT_MATMULINTEGER, _signed7(ops_.qw))
+
+
+def ort_matmulinteger_u8u8_runner(ops_, threads):
+    """uint8 activations x full-range uint8 weights -> int32 (exact on every x86 path)."""
+    return _matmulinteger_runner(ops_, threads, ORT_MATMULINTEGER_U8U8, ops_.qw)
+
+
+def _nchw(x_nhwc):
+    return np.ascontiguousarray(x_nhwc.transpose(0, 3, 1, 2))
+
+
+def ort_conv_f32_runner(ops_, threads):
+    from onnx import TensorProto, helper, numpy_helper
+
+    case = ops_.case
+    oh, ow = case.out_hw
+    x = _nchw(ops_.qa.astype(np.float32))
+    w = np.ascontiguousarray(ops_.qw.astype(np.float32).transpose(0, 3, 1, 2))  # OHWI -> OIHW
+    p = case.padding
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["X", "W"], ["Y"], kernel_shape=[case.kh, case.kw], pads=[p, p, p, p], strides=[case.stride] * 2)],
+        "conv",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(x.shape))],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [case.batch, case.o, oh, ow])],
+        initializer=[numpy_helper.from_array(w, "W")],
+    )
+    sess = _ort_session(graph, threads)
+    feeds = {"X": x}
+
+    def expected():
+        y = ops_.oracle(("q",), lambda: ops_.product(ops_.qa.astype(np.float64), ops_.qw.astype(np.float64)))
+        return y.transpose(0, 3, 1, 2)
+
+    return Runner(
+        name=ORT_CONV_F32,
+        case=case,
+        threads=threads,
+        run=lambda: sess.run(None, feeds)[0],
+        expected=expected,
+        ops=case.macs,
+        rtol=1e-5,
+    )
+
+
+def ort_qlinearconv_runner(ops_, threads):
+    """uint8 NCHW activations (zero point 128) x 7-bit int8 OIHW weights -> requantized uint8.
+
+    The output scale is chosen from the exact accumulator range so that nothing
+    saturates; the oracle requantizes the float64 accumulators the same way
+    (onnxruntime may round a half differently: tolerance 1 code)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    case = ops_.case
+    oh, ow = case.out_hw
+    x_zp = 128
+    x = _nchw(ops_.qa)
+    w_s8 = _signed7(ops_.qw)
+    acc = ops_.oracle(("qconv acc",), lambda: ops_.product(ops_.qa.astype(np.float64) - x_zp, w_s8.astype(np.float64)))
+    x_scale, w_scale = 0.05, 0.01
+    y_scale = float(max(1.0, np.abs(acc).max()) * x_scale * w_scale / 120.0)
+    y_zp = 128
+    p = case.padding
+    inits = [
+        numpy_helper.from_array(np.array(x_scale, np.float32), "xs"),
+        numpy_helper.from_array(np.array(x_zp, np.uint8), "xz"),
+        numpy_helper.from_array(np.ascontiguousarray(w_s8.transpose(0, 3, 1, 2)), "W"),
+        numpy_helper.from_array(np.array(w_scale, np.float32), "ws"),
+        numpy_helper.from_array(np.array(0, np.int8), "wz"),
+        numpy_helper.from_array(np.array(y_scale, np.float32), "ys"),
+        numpy_helper.from_array(np.array(y_zp, np.uint8), "yz"),
+    ]
+    graph = helper.make_graph(
+        [
+            helper.make_node(
+                "QLinearConv",
+                ["X", "xs", "xz", "W", "ws", "wz", "ys", "yz"],
+                ["Y"],
+                kernel_shape=[case.kh, case.kw],
+                pads=[p, p, p, p],
+                strides=[case.stride] * 2,
+            )
+        ],
+        "qconv",
+        [helper.make_tensor_value_info("X", TensorProto.UINT8, list(x.shape))],
+        [helper.make_tensor_value_info("Y", TensorProto.UINT8, [case.batch, case.o, oh, ow])],
+        initializer=inits,
+    )
+    sess = _ort_session(graph, threads)
+    feeds = {"X": x}
+    scale = np.float64(np.float32(x_scale)) * np.float64(np.float32(w_scale)) / np.float64(np.float32(y_scale))
+
+    def expected():
+        y = np.clip(np.rint(acc * scale) + y_zp, 0, 255)
+        return y.transpose(0, 3, 1, 2)
+
+    return Runner(
+        name=ORT_QLINEARCONV,
+        case=case,
+        threads=threads,
+        run=lambda: sess.run(None, feeds)[0],
+        expected=expected,
+        ops=case.macs,
+        atol=1.0,
+    )
+
+
+# ---------------------------------------------------------------- Larq Compute Engine
+
+
+def have_lce():
+    return all(importlib.util.find_spec(m) is not None for m in ("larq_compute_engine", "larq", "tensorflow"))
+
+
+_LCE_MODELS = {}
+
+
+def _lce_flatbuffer(case):
+    """A one-layer Larq Keras model (binary QuantConv2D, true zero padding) converted to a TFLite flatbuffer."""
+    key = (case.h, case.w, case.c, case.o, case.kh, case.kw, case.stride, case.padding)
+    if key not in _LCE_MODELS:
+        import larq as lq
+        import larq_compute_engine as lce
+        import tensorflow as tf
+
+        if case.padding not in (0, (case.kh - 1) // 2):
+            raise ValueError(f"LCE peer supports 'valid' or 'same' padding only, got padding={case.padding}")
+        x = tf.keras.Input((case.h, case.w, case.c), batch_size=case.batch)
+        y = lq.layers.QuantConv2D(
+            case.o,
+            (case.kh, case.kw),
+            strides=case.stride,
+            padding="same" if case.padding else "valid",
+            pad_values=0.0,
+            input_quantizer="ste_sign",
+            kernel_quantizer="ste_sign",
+            kernel_constraint="weight_clip",
+            use_bias=False,
+        )(x)
+        _LCE_MODELS[key] = lce.convert_keras_model(tf.keras.Model(x, y))
+    return _LCE_MODELS[key]
+
+
+def lce_runners(ops_, threads):
+    """LCE's x86 bconv paths (default BGEMM and indirect BGEMM); the report keeps the faster one.
+
+    The timed call is Interpreter.predict on a float input: LCE binarizes and
+    bitpacks the input inside the graph (a small part of the conv's time)."""
+    from larq_compute_engine.testing import Interpreter
+
+    case = ops_.case
+    flatbuffer = _lce_flatbuffer(case)
+    x = ops_.values(1, "a").astype(np.float32)
+    out = []
+    for indirect in (False, True):
+        try:
+            interp = Interpreter(flatbuffer, num_threads=threads, use_indirect_bgemm=indirect)
+        except TypeError:  # an LCE without the option
+            if indirect:
+                continue
+            interp = Interpreter(flatbuffer, num_threads=threads)
+        interp.predict(x)
+        out.append(
+            Runner(
+                name=LCE + (" indirect" if indirect else ""),
+                case=case,
+                threads=threads,
+                run=lambda interp=interp: interp.predict(x),
+                ops=bit_ops(case, 1, 1),
+                bits=(1, 1),
+                path="indirect bgemm" if indirect else "bgemm",
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------- assembly
+
+
+def status():
+    """Peer -> 'ok' or why it does not run here (shown in the table)."""
+    ort = "ok" if have_onnxruntime() else "not installed (pip install onnxruntime onnx)"
+    return {
+        NUMPY_F32: "ok" if blas_threads_controlled() else "ok (BLAS threads not controlled: no threadpoolctl)",
+        NUMPY_POPCOUNT: "ok" if hasattr(np, "bitwise_count") else "needs numpy >= 2.0",
+        ORT_MATMULINTEGER: ort,
+        ORT_MATMULINTEGER_U8U8: ort,
+        ORT_QLINEARCONV: ort,
+        ORT_CONV_F32: ort,
+        LCE: "ok" if have_lce() else "not installed (pip install larq-compute-engine larq tensorflow)",
+    }
+
+
+def runners(case, threads, bit_configs, ops_=None, peers=True):
+    """Every Runner of one case at one thread count: bitops per bit config, then the peers present here."""
+    ops_ = ops_ if ops_ is not None else Operands(case)
+    out = [bitops_runner(ops_, w, a, threads) for (w, a) in bit_configs]
+    if not peers:
+        return out
+    st = status()
+    if case.kind == "gemm":
+        out.append(numpy_f32_runner(ops_, threads))
+        if st[NUMPY_POPCOUNT] == "ok" and threads == 1:
+            out.append(numpy_popcount_runner(ops_, threads))
+        if st[ORT_MATMULINTEGER] == "ok":
+            out.append(ort_matmulinteger_runner(ops_, threads))
+            out.append(ort_matmulinteger_u8u8_runner(ops_, threads))
+    else:
+        if st[ORT_CONV_F32] == "ok":
+            out.append(ort_conv_f32_runner(ops_, threads))
+            out.append(ort_qlinearconv_runner(ops_, threads))
+        if st[LCE] == "ok":
+            out.extend(lce_runners(ops_, threads))
+    return out
