@@ -31,6 +31,8 @@ input plus the share g of its own work that follows (g = 1/out_rows for conv,
     latency = max(end_last, interval)
 
 Overlay (one engine, layers in turn): weights stream in tiles of output folds
+(unless `memory.weights: on_chip`, where they stay resident in a weight buffer
+grown to hold them all)
 (pe channels x K x M bits each). The tile size is the fastest balanced split
 into 1, 2, 4, ... tiles whose weights fit the weight buffer (half of it when
 double buffered); the input stays on chip if it fits the
@@ -162,7 +164,7 @@ def _plan(layer, hw, out_b, first, last):
         _overlay_tiles(p, layer, hw, per_fold, w_total, in_total, out_total, first, last, depth)
         weight_kb, act_kb, out_kb = mem.weight_buffer_kb, mem.activation_buffer_kb, mem.output_buffer_kb
         line_bits = 0
-        weight_loads = 1
+        weight_loads = 0 if hw.weights_on_chip else 1
 
     # Energy in pJ, by part. Each xnor reads one weight bit from its lane's own
     # bank (weight memory is partitioned per lane and array, as FINN partitions
@@ -230,7 +232,7 @@ def _overlay_tiles(p, layer, hw, per_fold, w_total, in_total, out_total, first, 
     mem = hw.memory
     buf_bits = mem.weight_buffer_kb * 8192 / (2 if mem.double_buffer else 1)
     fold_bits = p.fold.pe * layer.k * layer.w_bits
-    fits = max(1, int(buf_bits // fold_bits))
+    fits = p.folds_out if hw.weights_on_chip else max(1, int(buf_bits // fold_bits))
     onchip_limit = min(mem.activation_buffer_kb, mem.output_buffer_kb) * 8192
     in_offchip = first or in_total > onchip_limit
     flow = (per_fold, in_total if in_offchip else 0,
@@ -254,7 +256,8 @@ def _overlay_tiles(p, layer, hw, per_fold, w_total, in_total, out_total, first, 
 def _tile_schedule(p, layer, hw, per_tile, flow, depth):
     """(compute, memory, offchip_bits, span, fill) of tiles of `per_tile` output folds."""
     per_fold, in_bits, refetch, out_per_channel = flow
-    pe, m = p.fold.pe, layer.w_bits
+    pe = p.fold.pe
+    m = 0 if hw.weights_on_chip else layer.w_bits      # weight bits moved per weight
     tiles = math.ceil(p.folds_out / per_tile)
     last_folds = p.folds_out - (tiles - 1) * per_tile
     last_channels = layer.out_c - (tiles - 1) * per_tile * pe
@@ -376,6 +379,8 @@ def _engine_resources(plans, hw):
     else:
         logic = {k: max(p.logic[k] for p in plans) for k in ("lut", "ff", "dsp", "um2")}
         buf_bits = [kb * 8192 for kb in (mem.weight_buffer_kb, mem.activation_buffer_kb, mem.output_buffer_kb)]
+        if hw.weights_on_chip:
+            buf_bits[0] = max(buf_bits[0], sum(p.layer.weights * p.layer.w_bits for p in plans))
         word = hw.pe * hw.simd * hw.branch_units
         if hw.target == "asic":
             resources = {"area_mm2": (logic["um2"] + buffers.area_um2(sum(buf_bits), hw.area)) * 1e-6}

@@ -287,3 +287,25 @@ def test_more_bits_never_cheaper_on_whole_networks(preset, net):
             if more in cost:
                 assert cost[more].cycles >= t.cycles and cost[more].energy_j >= t.energy_j, (w, a, more)
                 assert cost[more].model_size_bits >= t.model_size_bits
+
+
+def test_overlay_with_resident_weights_moves_only_activations():
+    # fc 128 -> 64, w2a1: 128 input bits in, 64 x 32 output bits out, no weights; one tile.
+    h = hw(style="overlay", pe=8, simd=32, memory={"weights": "on_chip", "offchip_gbps": 0.8,
+                                                    "offchip_latency_cycles": 10})
+    layer = estimate(fc(128, 64, w=2), h).layers[0]
+    assert layer.offchip_bits == 128 + 64 * 32
+    # 8 folds of 2 passes x 4 cycles; split into n tiles, only tile 0 loads (the input) and each
+    # tile stores its 64/n channels. Splitting lets stores overlap compute: the best split wins.
+    def split(n):
+        store = [10 + (64 // n) * 32 // 64] * n
+        return double_buffered([10 + 128 // 64] + [0] * (n - 1), [64 // n] * n, store)
+    spans = {n: split(n) for n in (1, 2, 4, 8)}
+    assert spans == {1: 118, 2: 102, 4: 100, 8: 132}
+    assert layer.cycles.total == min(spans.values()) + (1 + 5 + 1 + 0 + 1)
+    # The weight buffer grows to hold every weight: a 4096 x 4096 binary layer needs 16 Mib
+    # instead of the 64 KiB default, in BRAM18s of 18 Kib.
+    big = fc(4096, 4096)
+    streamed = estimate(big, h.replace(memory={"weights": "off_chip"})).total.resources["bram18"]
+    resident = estimate(big, h).total.resources["bram18"]
+    assert resident - streamed == math.ceil(4096 * 4096 / (18 * 1024)) - math.ceil(64 * 8192 / (18 * 1024))
