@@ -4,7 +4,7 @@ Python layer (bitops/kernels.py, bitops/encoding.py); this module allocates
 outputs, releases the GIL and calls C. No logic lives here."""
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport uint8_t, uint64_t, int64_t
+from libc.stdint cimport uint8_t, uint64_t, int64_t, int16_t, int32_t
 
 cnp.import_array()
 
@@ -45,6 +45,8 @@ cdef extern from "bitops.h" nogil:
     int bo_get_num_threads()
     void bo_set_num_threads(int n)
     int bo_has_openmp()
+    void bo_decode_e16(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int16_t *out)
+    int bo_igemm_e16(const int16_t *a, const int16_t *w, int64_t rows, int64_t cols, int64_t kpad, int32_t *out)
     double bo_roofline(int m, double seconds)
     const char *bo_roofline_method_name(int m)
 
@@ -113,6 +115,31 @@ def mbgemm(const uint64_t[:, :, ::1] a, const uint64_t[:, :, ::1] w, int64_t k, 
     cdef int status
     with nogil:
         status = bo_mbgemm_reference(&g) if reference else bo_mbgemm(&g)
+    _check(status)
+    return out
+
+
+def decode_e16(const uint64_t[:, :, ::1] planes, int64_t k):
+    """(bits, rows, nw) planes -> int16 (rows, kpad) E values, kpad = k rounded up to 16."""
+    cdef int bits = planes.shape[0]
+    cdef int64_t rows = planes.shape[1], kpad = (k + 15) // 16 * 16
+    _check_planes(bits, planes.shape[2], planes.shape[2], k)
+    out = np.empty((rows, kpad), dtype=np.int16)
+    cdef int16_t[:, ::1] o = out
+    with nogil:
+        bo_decode_e16(&planes[0, 0, 0], bits, rows, k, kpad, &o[0, 0])
+    return out
+
+
+def igemm_e16(const int16_t[:, ::1] a, const int16_t[:, ::1] w):
+    """int16 (R, kpad) x int16 (N, kpad) -> int32 (R, N); the caller guarantees no int32 overflow."""
+    if a.shape[1] != w.shape[1] or a.shape[1] % 16 or a.shape[0] < 1 or w.shape[0] < 1:
+        raise ValueError("igemm_e16 needs non-empty operands with equal K, a multiple of 16")
+    out = np.empty((a.shape[0], w.shape[0]), dtype=np.int32)
+    cdef int32_t[:, ::1] o = out
+    cdef int status
+    with nogil:
+        status = bo_igemm_e16(&a[0, 0], &w[0, 0], a.shape[0], w.shape[0], a.shape[1], &o[0, 0])
     _check(status)
     return out
 

@@ -39,7 +39,7 @@ class Encoded:
         Logical shape (*lead, k).
     """
 
-    __slots__ = ("_planes", "_k", "_bits", "_shape", "_row_sums")
+    __slots__ = ("_planes", "_k", "_bits", "_shape", "_row_sums", "_e16")
 
     def __init__(self, planes, k, bits):
         bits = check_bits(bits)
@@ -58,6 +58,7 @@ class Encoded:
         self._bits = bits
         self._shape = tuple(planes.shape[1:-1]) + (k,)
         self._row_sums = None
+        self._e16 = None
 
     planes = property(lambda self: self._planes, doc="uint64 (bits, *lead, ceil(k/64)), read-only")
     k = property(lambda self: self._k, doc="length of the packed axis")
@@ -94,6 +95,13 @@ class Encoded:
             weights = (np.int64(1) << np.arange(self.bits, dtype=np.int64)).reshape((-1,) + (1,) * len(self.lead))
             self._row_sums = (weights * (2 * ones - self.k)).sum(axis=0)
         return self._row_sums
+
+    def e16(self):
+        """E as int16 rows (rows, K rounded up to 16, zero-padded), for the integer path (cached)."""
+        if self._e16 is None:
+            rows = int(np.prod(self.lead, dtype=np.int64))
+            self._e16 = _core.decode_e16(self.planes.reshape(self.bits, rows, -1), self.k)
+        return self._e16
 
     def truncate(self, bits):
         """Keep the top `bits` branches: an Encoded whose E' satisfies E ~ 2^(M-bits) E'."""

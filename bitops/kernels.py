@@ -7,6 +7,7 @@ The results are exact integers: int32 unless K (2^Ma - 1)(2^Mw - 1) (plus the
 padding term of a convolution) could exceed 2^31 - 1, then int64.
 """
 import numbers
+import os
 
 import numpy as np
 
@@ -15,11 +16,65 @@ from bitops._checks import check_int, check_pair, check_tail_zero, check_word_co
 from bitops.encoding import Encoded
 from bitops.format import accumulator_needs_int64, e_max
 
-__all__ = ["bgemm", "mbgemm", "mbconv2d", "conv_geometry", "ConvGeometry"]
+__all__ = ["bgemm", "mbgemm", "mbconv2d", "conv_geometry", "ConvGeometry", "explain", "set_integer_path"]
+
+# Branches cost Ma*Mw xor-popcounts per bit pair; the int16 path costs about
+# the same per MAC whatever the widths. On AVX2 the popcount path forms about
+# 128 bit-ops per cycle and vpmaddwd about 25-30 MACs, so branches win while
+# Ma*Mw stays below about 5 (measured by `bitops bench`).
+INTEGER_PATH_MIN_PAIRS = 5
+_integer_policy = os.environ.get("BITOPS_INTEGER_PATH", "auto")
 
 
-def _use_reference():
-    return _core.get_path() == 0
+def set_integer_path(policy):
+    """'auto' (choose by bit widths), 'never' (always branches) or 'always' (int16 where exact)."""
+    global _integer_policy
+    if policy not in ("auto", "never", "always"):
+        raise ValueError(f"policy must be 'auto', 'never' or 'always', got {policy!r}")
+    _integer_policy = policy
+
+
+def _gemm_plan(a_bits, w_bits, k):
+    """How mbgemm computes a (k, a_bits, w_bits) product: a dict that explain() shows."""
+    out64 = accumulator_needs_int64(k, a_bits, w_bits)
+    path = _core.path_names()[_core.get_path()]
+    pairs = a_bits * w_bits
+    if path == "reference":
+        method, reason = "branches", "reference path: plain loops over every branch pair"
+    elif out64:
+        method, reason = "branches", "int64 accumulator needed; the int16 path accumulates in int32"
+    elif _integer_policy == "never":
+        method, reason = "branches", "integer path disabled (set_integer_path('never'))"
+    elif _integer_policy == "always" or pairs >= INTEGER_PATH_MIN_PAIRS:
+        method = "int16"
+        reason = (f"{pairs} branch pairs >= {INTEGER_PATH_MIN_PAIRS}: an int16 MAC per element beats "
+                  f"{pairs} xor-popcounts" if _integer_policy == "auto" else "integer path forced")
+    else:
+        method, reason = "branches", f"{pairs} branch pairs < {INTEGER_PATH_MIN_PAIRS}: xor-popcount is cheaper"
+    return {"kernel_path": path, "method": method, "branch_pairs": pairs,
+            "accumulator": "int64" if out64 else "int32", "reason": reason}
+
+
+def explain(a, w=None, op="mbgemm"):
+    """Which kernel a call takes and why, as a dict.
+
+    explain(a_enc, w_enc) for mbgemm, explain(x_enc, w_enc, op='mbconv2d'),
+    or explain((a_bits, w_bits, k)) for a shape without operands.
+    """
+    if isinstance(a, tuple):
+        a_bits, w_bits, k = a
+    else:
+        a_bits, w_bits, k = a.bits, w.bits, a.k
+    if op == "mbconv2d":
+        plan = {"kernel_path": _core.path_names()[_core.get_path()], "method": "branches",
+                "branch_pairs": a_bits * w_bits, "reason": "implicit GEMM over an indirection list"}
+        if not isinstance(a, tuple):
+            taps = w.shape[1] * w.shape[2]
+            plan["accumulator"] = "int64" if taps * w.k * e_max(a_bits) * e_max(w_bits) > 2**31 - 1 else "int32"
+        return plan
+    if op != "mbgemm":
+        raise ValueError(f"op must be 'mbgemm' or 'mbconv2d', got {op!r}")
+    return _gemm_plan(a_bits, w_bits, k)
 
 
 def bgemm(a_words, b_words, k):
@@ -56,10 +111,12 @@ def mbgemm(a, w):
         raise ValueError(f"w must be 2-D (N, K), got shape {w.shape}")
     if a.k != w.k:
         raise ValueError(f"K mismatch: a has K={a.k}, w has K={w.k}")
-    rows = int(np.prod(a.lead, dtype=np.int64))
-    ap = a.planes.reshape(a.bits, rows, -1)
-    out64 = accumulator_needs_int64(a.k, a.bits, w.bits)
-    out = _core.mbgemm(ap, w.planes, a.k, out64)
+    plan = _gemm_plan(a.bits, w.bits, a.k)
+    if plan["method"] == "int16":
+        out = _core.igemm_e16(a.e16(), w.e16())
+    else:
+        rows = int(np.prod(a.lead, dtype=np.int64))
+        out = _core.mbgemm(a.planes.reshape(a.bits, rows, -1), w.planes, a.k, plan["accumulator"] == "int64")
     return out.reshape(a.lead + (w.shape[0],))
 
 

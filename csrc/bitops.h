@@ -69,6 +69,14 @@ typedef struct {
 int bo_mbgemm(const bo_gemm_args *args);          /* dispatched */
 int bo_mbgemm_reference(const bo_gemm_args *args); /* plain loops, always built */
 
+/* ---- integer path for high bit widths (igemm.c) ---------------------------- */
+
+/* planes (bits x rows x ceil(k/64)) -> int16 E values, rows x kpad, zero past k. */
+void bo_decode_e16(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int16_t *out);
+/* out[r][n] = sum_i a[r][i] w[n][i] over kpad (a multiple of 16) int16 values;
+ * exact when the caller has checked that every dot product fits int32. */
+int bo_igemm_e16(const int16_t *a, const int16_t *w, int64_t rows, int64_t cols, int64_t kpad, int32_t *out);
+
 /* ---- convolution ------------------------------------------------------- */
 
 /* NHWC activations x OHWI weights, packed along C.

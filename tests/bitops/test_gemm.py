@@ -85,3 +85,51 @@ def test_paths_agree_bit_for_bit_on_a_large_case():
     expected = e_values(qa, 3) @ e_values(qw, 2).T
     for path, out in results.items():
         np.testing.assert_array_equal(out, expected, err_msg=path)
+
+
+@pytest.fixture(params=["never", "always"])
+def integer_policy(request):
+    bitops.set_integer_path(request.param)
+    yield request.param
+    bitops.set_integer_path("auto")
+
+
+@given(st.integers(1, 9), st.integers(1, 9), K_VALUES, st.integers(1, 8), st.integers(1, 8), st.integers(0, 2**32 - 1))
+def test_integer_path_and_branches_give_identical_results(rows, cols, k, a_bits, w_bits, seed):
+    rng = np.random.default_rng(seed)
+    qa = rng.integers(0, 2**a_bits, (rows, k))
+    qw = rng.integers(0, 2**w_bits, (cols, k))
+    expected = e_values(qa, a_bits) @ e_values(qw, w_bits).T
+    a, w = bitops.encode(qa, a_bits), bitops.encode(qw, w_bits)
+    results = {}
+    try:
+        for policy in ("never", "always", "auto"):
+            bitops.set_integer_path(policy)
+            results[policy] = bitops.mbgemm(a, w)
+    finally:
+        bitops.set_integer_path("auto")
+    for policy, out in results.items():
+        np.testing.assert_array_equal(out, expected, err_msg=policy)
+        assert out.dtype == results["never"].dtype
+
+
+def test_explain_shows_the_choice(kernel_path):
+    low = bitops.explain((1, 1, 1024))
+    high = bitops.explain((8, 8, 1024))
+    assert low["branch_pairs"] == 1 and high["branch_pairs"] == 64
+    if kernel_path == "reference":
+        assert low["method"] == high["method"] == "branches"
+    else:
+        assert low["method"] == "branches" and high["method"] == "int16"
+    assert bitops.explain((8, 8, 40000))["accumulator"] == "int64"
+    assert bitops.explain((8, 8, 40000))["method"] == "branches"
+
+
+def test_integer_path_every_width_on_every_kernel_path(kernel_path, integer_policy):
+    rng = np.random.default_rng(11)
+    for a_bits in range(1, 9):
+        for w_bits in (1, 3, 8):
+            qa = rng.integers(0, 2**a_bits, (6, 77))
+            qw = rng.integers(0, 2**w_bits, (5, 77))
+            out = bitops.mbgemm(bitops.encode(qa, a_bits), bitops.encode(qw, w_bits))
+            np.testing.assert_array_equal(out, e_values(qa, a_bits) @ e_values(qw, w_bits).T)
