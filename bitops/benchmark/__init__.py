@@ -102,16 +102,25 @@ def run(quick=False, threads=(1, 2), only=None, repeat=None, check=True, progres
         ops_ = peers.Operands(case)
         say(f"{case.name}: preparing operands, sessions and models")
         runners = [r for t in threads for r in peers.runners(case, t, _cases.BIT_CONFIGS, ops_)]
-        errors = []
-        for r in runners:
-            if check:
-                say(f"{case.name}: checking {r.name} ({r.threads} thr) against numpy")
-                with r.thread_scope():
-                    errors.append(r.check())
-            else:
-                errors.append(None)
-        say(f"{case.name}: timing {len(runners)} runners interleaved, {repeat} rounds")
-        times = timing.measure(runners, repeat=repeat, progress=lambda m: say(f"{case.name}: {m}"))
+        worker = None
+        if case.kind == "conv" and not peers.have_lce() and peers.lce_python():
+            say(f"{case.name}: starting the LCE worker under {peers.lce_python()} (converting the Larq model)")
+            worker = peers.LceWorker(peers.lce_python(), ops_, threads)
+            runners += worker.runners(ops_)
+        try:
+            errors = []
+            for r in runners:
+                if check:
+                    say(f"{case.name}: checking {r.name} ({r.threads} thr) against numpy")
+                    with r.thread_scope():
+                        errors.append(r.check())
+                else:
+                    errors.append(None)
+            say(f"{case.name}: timing {len(runners)} runners interleaved, {repeat} rounds")
+            times = timing.measure(runners, repeat=repeat, progress=lambda m: say(f"{case.name}: {m}"))
+        finally:
+            if worker is not None:
+                worker.close()
         results.extend(zip(runners, times, errors))
     report["results"] = build_rows(results, report["roofline_best"])
     report["targets"] = evaluate_targets(report["results"])

@@ -66,6 +66,7 @@ class Runner:
     path: str = ""
     explain: Optional[dict] = None
     thread_scope: Callable = field(default=contextlib.nullcontext)
+    timer: Optional[Callable[[int], float]] = None  # seconds per call of `number` calls, timed by the peer itself
 
     def check(self):
         """Run once and compare with the oracle; returns the maximum absolute error (0.0 = exact)."""
@@ -429,69 +430,112 @@ def ort_qlinearconv_runner(ops_, threads):
 
 
 def have_lce():
+    """LCE in this process (larq-compute-engine, larq and tensorflow importable)."""
     return all(importlib.util.find_spec(m) is not None for m in ("larq_compute_engine", "larq", "tensorflow"))
 
 
-_LCE_MODELS = {}
+def lce_python():
+    """Another Python with LCE (BITOPS_LCE_PYTHON), used when LCE cannot be imported here."""
+    import os
+
+    return os.environ.get("BITOPS_LCE_PYTHON") or None
 
 
-def _lce_flatbuffer(case):
-    """A one-layer Larq Keras model (binary QuantConv2D, true zero padding) converted to a TFLite flatbuffer."""
-    key = (case.h, case.w, case.c, case.o, case.kh, case.kw, case.stride, case.padding)
-    if key not in _LCE_MODELS:
-        import larq as lq
-        import larq_compute_engine as lce
-        import tensorflow as tf
+def _lce_expected(ops_):
+    return lambda: ops_.oracle(("E", 1, 1), lambda: ops_.product(ops_.values(1, "a"), ops_.values(1, "w")))
 
-        if case.padding not in (0, (case.kh - 1) // 2):
-            raise ValueError(f"LCE peer supports 'valid' or 'same' padding only, got padding={case.padding}")
-        x = tf.keras.Input((case.h, case.w, case.c), batch_size=case.batch)
-        y = lq.layers.QuantConv2D(
-            case.o,
-            (case.kh, case.kw),
-            strides=case.stride,
-            padding="same" if case.padding else "valid",
-            pad_values=0.0,
-            input_quantizer="ste_sign",
-            kernel_quantizer="ste_sign",
-            kernel_constraint="weight_clip",
-            use_bias=False,
-        )(x)
-        _LCE_MODELS[key] = lce.convert_keras_model(tf.keras.Model(x, y))
-    return _LCE_MODELS[key]
+
+def _lce_name(indirect):
+    return LCE + (" indirect" if indirect else "")
 
 
 def lce_runners(ops_, threads):
-    """LCE's x86 bconv paths (default BGEMM and indirect BGEMM); the report keeps the faster one.
+    """LCE's x86 bconv paths (default BGEMM and indirect BGEMM) in this process; the ratio uses the faster.
 
-    The timed call is Interpreter.predict on a float input: LCE binarizes and
-    bitpacks the input inside the graph (a small part of the conv's time)."""
-    from larq_compute_engine.testing import Interpreter
+    The timed call is Interpreter.predict on a float {-1,+1} input: LCE binarizes
+    and bitpacks it inside the graph (a small part of the conv's time)."""
+    from bitops.benchmark.lce_worker import convert, interpreters
 
     case = ops_.case
-    flatbuffer = _lce_flatbuffer(case)
+    flatbuffer = ops_.oracle(("lce flatbuffer",), lambda: convert(case, ops_.values(1, "w")))
     x = ops_.values(1, "a").astype(np.float32)
-    out = []
-    for indirect in (False, True):
-        try:
-            interp = Interpreter(flatbuffer, num_threads=threads, use_indirect_bgemm=indirect)
-        except TypeError:  # an LCE without the option
-            if indirect:
-                continue
-            interp = Interpreter(flatbuffer, num_threads=threads)
-        interp.predict(x)
-        out.append(
-            Runner(
-                name=LCE + (" indirect" if indirect else ""),
-                case=case,
-                threads=threads,
-                run=lambda interp=interp: interp.predict(x),
-                ops=bit_ops(case, 1, 1),
-                bits=(1, 1),
-                path="indirect bgemm" if indirect else "bgemm",
-            )
+    return [
+        Runner(
+            name=_lce_name(indirect),
+            case=case,
+            threads=t,
+            run=lambda interp=interp: interp.predict(x),
+            expected=_lce_expected(ops_),
+            ops=bit_ops(case, 1, 1),
+            bits=(1, 1),
+            path="lce/indirect" if indirect else "lce/bgemm",
         )
-    return out
+        for t, indirect, interp in interpreters(flatbuffer, [threads])
+    ]
+
+
+class LceWorker:
+    """The LCE peer in another Python (BITOPS_LCE_PYTHON); see lce_worker.py for the protocol."""
+
+    def __init__(self, python, ops_, threads):
+        import json
+        import subprocess
+        import tempfile
+        from pathlib import Path
+
+        import bitops.benchmark.lce_worker as worker
+
+        self._json = json
+        self._dir = tempfile.TemporaryDirectory(prefix="bitops-lce-")
+        npz = Path(self._dir.name) / "operands.npz"
+        case = ops_.case
+        spec = {k: getattr(case, k) for k in ("h", "w", "c", "o", "kh", "kw", "stride", "padding", "batch")}
+        np.savez(npz, case=json.dumps(spec), x=ops_.values(1, "a").astype(np.float32),
+                 w=ops_.values(1, "w").astype(np.float32), threads=np.array(threads))
+        self._proc = subprocess.Popen([python, worker.__file__, str(npz)], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        first = self._proc.stdout.readline()
+        if not first:
+            raise RuntimeError(f"LCE worker under {python} exited (code {self._proc.wait()}); is LCE installed there?")
+        self.layout = json.loads(first)["runners"]
+
+    def _ask(self, **cmd):
+        self._proc.stdin.write(self._json.dumps(cmd) + "\n")
+        self._proc.stdin.flush()
+        return self._json.loads(self._proc.stdout.readline())
+
+    def output(self, i):
+        path = f"{self._dir.name}/out{i}.npy"
+        self._ask(cmd="check", id=i, out=path)
+        return np.load(path)
+
+    def timer(self, i):
+        return lambda number: self._ask(cmd="time", id=i, number=number)["seconds"]
+
+    def runners(self, ops_):
+        return [
+            Runner(
+                name=_lce_name(indirect),
+                case=ops_.case,
+                threads=t,
+                run=lambda i=i: self.output(i),
+                timer=self.timer(i),
+                expected=_lce_expected(ops_),
+                ops=bit_ops(ops_.case, 1, 1),
+                bits=(1, 1),
+                path="lce/indirect" if indirect else "lce/bgemm",
+            )
+            for i, (t, indirect) in enumerate(self.layout)
+        ]
+
+    def close(self):
+        if self._proc.poll() is None:
+            try:
+                self._ask(cmd="quit")
+            except (OSError, ValueError):
+                pass
+            self._proc.wait(timeout=30)
+        self._dir.cleanup()
 
 
 # ---------------------------------------------------------------- assembly
@@ -507,12 +551,15 @@ def status():
         ORT_MATMULINTEGER_U8U8: ort,
         ORT_QLINEARCONV: ort,
         ORT_CONV_F32: ort,
-        LCE: "ok" if have_lce() else "not installed (pip install larq-compute-engine larq tensorflow)",
+        LCE: "ok" if have_lce() else (f"ok (in {lce_python()})" if lce_python() else
+                                     "not installed (pip install larq-compute-engine larq tensorflow, "
+                                     "or BITOPS_LCE_PYTHON=a python that has them)"),
     }
 
 
 def runners(case, threads, bit_configs, ops_=None, peers=True):
-    """Every Runner of one case at one thread count: bitops per bit config, then the peers present here."""
+    """Every Runner of one case at one thread count: bitops per bit config, then the peers present here
+    (LCE in-process only; see LceWorker for LCE in another Python)."""
     ops_ = ops_ if ops_ is not None else Operands(case)
     out = [bitops_runner(ops_, w, a, threads) for (w, a) in bit_configs]
     if not peers:
@@ -529,6 +576,6 @@ def runners(case, threads, bit_configs, ops_=None, peers=True):
         if st[ORT_CONV_F32] == "ok":
             out.append(ort_conv_f32_runner(ops_, threads))
             out.append(ort_qlinearconv_runner(ops_, threads))
-        if st[LCE] == "ok":
+        if have_lce():
             out.extend(lce_runners(ops_, threads))
     return out

@@ -96,7 +96,7 @@ def evaluate_targets(rows):
                 "measured": value,
                 "threshold": threshold,
                 "met": None if value is None else bool(value >= threshold),
-                "note": note if value is None else "",
+                "note": "" if value is not None else ("not run" if row is None else note),
             }
         )
 

@@ -27,6 +27,8 @@ class Timing:
 
 
 def _sample(runner, number):
+    if runner.timer is not None:  # a peer in another process times itself (no pipe round trip)
+        return runner.timer(number)
     with runner.thread_scope():
         fn = runner.run
         t0 = time.perf_counter()
