@@ -97,6 +97,7 @@ def _check_broadcast(b, node, spec, shape):
 def trunc(b, node):
     a = attrs_of(node)
     x = b.dynamic(node, 0)
+    out_spec = None
     scale = np.asarray(b.const(node, 1), dtype=np.float64)
     zp = np.asarray(b.const(node, 2), dtype=np.float64)
     if scale.size != 1 or zp.size != 1:
@@ -116,10 +117,15 @@ def trunc(b, node):
         ts = 2.0 ** np.round(np.log2(out_scale / scale.item()))
         lo, hi = int_range(out_bits, bool(a.get("signed", 1)), bool(a.get("narrow", 0)))
         attrs.update(trunc_scale=ts, out_min=lo, out_max=hi, out_scale=out_scale, out_zero_point=zp.item() / ts)
+        ozp = zp.item() / ts
+        if ozp == round(ozp):
+            # The output lies on the grid out_scale * (q - ozp), q in [lo, hi]: a conv after it can pack it.
+            out_spec = QuantSpec(out_scale, ozp, lo, hi, rounding="ROUND", name=node.output[0])
     else:                            # version 1: x, scale, zeropt, in_bits, out_bits
         out_bits = _scalar_int(b, node, 4, "output bit width")
         if out_bits > in_bits:
             raise b.error(node, f"output bit width {out_bits} exceeds input bit width {in_bits}")
         attrs.update(trunc_scale=2.0 ** (in_bits - out_bits), out_min=None, out_max=None,
                      out_scale=scale.item(), out_zero_point=zp.item())
-    b.add_layer(node, Layer(b.unique_name(node, "trunc"), "trunc", [x], [node.output[0]], attrs=attrs))
+    b.add_layer(node, Layer(b.unique_name(node, "trunc"), "trunc", [x], [node.output[0]], attrs=attrs),
+                act_out=out_spec)

@@ -13,10 +13,11 @@ from bitops.io import load
 FIX = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "fixtures"))
 
 CASES = [
-    # (model, io file, oracle key, how many output quantization steps the float rounding may move)
+    # (model, io file, oracle key)
     ("brevitas_mb.onnx", "brevitas_mb_io.npz", "y_qonnx"),
     ("brevitas_mb_clean.onnx", "brevitas_mb_io.npz", "y_qonnx"),
     ("brevitas_qcdq.onnx", "brevitas_qcdq_io.npz", "y_ort"),
+    ("brevitas_res.onnx", "brevitas_res_io.npz", "y_qonnx"),
     ("ort_qdq_s8.onnx", "ort_io.npz", "y_ort_qdq_s8"),
     ("ort_qdq_u8.onnx", "ort_io.npz", "y_ort_qdq_u8"),
     ("ort_qdq_int4.onnx", "ort_io.npz", "y_ort_qdq_int4"),
@@ -76,6 +77,15 @@ def test_brevitas_layers_and_bits():
     # weights decode to the grid: q in range and real = s (q - z)
     for c in convs:
         assert c.weight.min() >= c.weight_spec.qmin and c.weight.max() <= c.weight_spec.qmax
+
+
+def test_brevitas_residual_layers():
+    m = load(_fx("brevitas_res.onnx"))
+    packed = [(layer.op, layer.w_bits, layer.a_bits, layer.groups) for layer in m.layers if layer.op in ("conv", "fc")]
+    # the fc reads the Trunc (TruncAvgPool) output, which lies on a 4-bit grid
+    assert packed == [("conv", 3, 4, 1), ("conv", 4, 4, 8), ("conv", 2, 3, 1), ("fc", 2, 4, 1)]
+    assert any(layer.op == "trunc" for layer in m.layers) and any(layer.op == "add" for layer in m.layers)
+    assert not any(layer.op == "batchnorm" for layer in load(_fx("brevitas_mb.onnx")).layers)   # folded
 
 
 def test_qcdq_clip_gives_the_bit_width():
@@ -154,9 +164,12 @@ def test_live_qonnx_executor_on_fixture():
     from qonnx.core.onnx_exec import execute_onnx
 
     rng = np.random.default_rng(7)
-    x = rng.standard_normal((1, 3, 10, 10)).astype(np.float32) * 2
-    for name in ("brevitas_mb.onnx", "brevitas_mb_clean.onnx"):
-        w = ModelWrapper(_fx(name))
+    from qonnx.util.cleanup import cleanup_model
+
+    for name, shape in (("brevitas_mb.onnx", (1, 3, 10, 10)), ("brevitas_mb_clean.onnx", (1, 3, 10, 10)),
+                        ("brevitas_res.onnx", (1, 3, 8, 8))):
+        x = rng.standard_normal(shape).astype(np.float32) * 2
+        w = cleanup_model(ModelWrapper(_fx(name)))
         ref = execute_onnx(w, {w.graph.input[0].name: x})[w.graph.output[0].name]
         y = load(_fx(name)).run(x)
         np.testing.assert_allclose(y, ref, rtol=0, atol=2e-6 * max(1.0, float(np.abs(ref).max())))
