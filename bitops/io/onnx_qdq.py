@@ -312,3 +312,50 @@ def _requant(b, node, mid, scale_i, zp_i):
     layer = Layer(b.unique_name(node, "quant"), "quant", [mid], [node.output[0]], out_spec=yspec,
                   attrs={"source_op": node.op_type})
     b.add_layer(node, layer, act_out=yspec, int_out=True)
+
+
+def _via_float(b, node, std_op, data_inputs, scale_i, zp_i, **attrs):
+    """A com.microsoft QLinear op as its standard float op on dequantized inputs, then requantized."""
+    from onnx import helper
+
+    from bitops.io.onnx_common import HANDLERS
+
+    for i in data_inputs:
+        _int_input(b, node, i, i + 1, i + 2)
+    mid = node.output[0] + "__float"
+    keep = {a.name: a for a in node.attribute if a.name != "channels_last"}
+    if attrs_of(node).get("channels_last", 0):
+        raise b.error(node, "channels_last=1 is not supported")
+    std = helper.make_node(std_op, [node.input[i] for i in data_inputs], [mid], name=node.name, **attrs)
+    for name, a in keep.items():
+        if name not in attrs:
+            std.attribute.append(a)
+    HANDLERS[std_op](b, std)
+    _requant(b, node, mid, scale_i, zp_i)
+
+
+@handles("QLinearSigmoid")
+def qlinear_sigmoid(b, node):
+    _via_float(b, node, "Sigmoid", [0], 3, 4)
+
+
+@handles("QLinearSoftmax")
+def qlinear_softmax(b, node):
+    keep = {k: v for k, v in attrs_of(node).items() if k == "axis"}
+    node_attrs = [a for a in node.attribute if a.name == "axis"]
+    del node.attribute[:]
+    node.attribute.extend(node_attrs)
+    _via_float(b, node, "Softmax", [0], 3, 4, **({} if keep else {"axis": -1}))
+
+
+@handles("QLinearAveragePool")
+def qlinear_avgpool(b, node):
+    _via_float(b, node, "AveragePool", [0], 3, 4)
+
+
+@handles("QLinearConcat")
+def qlinear_concat(b, node):
+    n = (len(node.input) - 2) // 3
+    if n < 1 or len(node.input) != 2 + 3 * n:
+        raise b.error(node, "expects Y_scale, Y_zero_point and (X, scale, zero point) triples")
+    _via_float(b, node, "Concat", [2 + 3 * i for i in range(n)], 0, 1)

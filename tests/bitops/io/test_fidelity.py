@@ -23,6 +23,8 @@ CASES = [
     ("ort_qdq_int4.onnx", "ort_io.npz", "y_ort_qdq_int4"),
     ("ort_qop.onnx", "ort_io.npz", "y_ort_qop"),
     ("ort_qop_s8.onnx", "ort_io.npz", "y_ort_qop_s8"),
+    ("ort_mix_qdq.onnx", "ort_io.npz", "y_ort_mix_qdq"),
+    ("ort_mix_qop.onnx", "ort_io.npz", "y_ort_mix_qop"),
 ]
 
 
@@ -176,7 +178,7 @@ def test_live_qonnx_executor_on_fixture():
 
 
 @pytest.mark.parametrize("name", ["ort_qdq_s8.onnx", "ort_qdq_u8.onnx", "ort_qdq_int4.onnx", "ort_qop.onnx",
-                                  "ort_qop_s8.onnx", "brevitas_qcdq.onnx"])
+                                  "ort_qop_s8.onnx", "brevitas_qcdq.onnx", "ort_mix_qdq.onnx", "ort_mix_qop.onnx"])
 def test_live_onnxruntime_on_fixture(name):
     ort = pytest.importorskip("onnxruntime")
     so = ort.SessionOptions()
