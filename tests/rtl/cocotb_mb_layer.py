@@ -57,8 +57,12 @@ async def _drive(dut, words, gap, rng):
     return first
 
 
-async def _collect(dut, n_beats, stall, rng, boards, acc_beats, code_beats):
-    """Accept n_beats output beats, feeding the scoreboards; returns the last handshake cycle."""
+async def _collect(dut, n_beats, tiles, stall, rng, boards, acc_beats, code_beats, bad_last):
+    """Accept n_beats output beats, feeding the scoreboards; returns the last handshake cycle.
+
+    m_last must be 1 exactly on the last tile of each input vector; beats where
+    it is not are appended to bad_last.
+    """
     last = None
     got = 0
     while got < n_beats:
@@ -67,6 +71,8 @@ async def _collect(dut, n_beats, stall, rng, boards, acc_beats, code_beats):
         await ReadOnly()
         if ready and dut.m_valid.value == 1:
             acc, code = _as_int(dut.m_acc.value), _as_int(dut.m_code.value)
+            if (dut.m_last.value == 1) != (got % tiles == tiles - 1):
+                bad_last.append(got)
             acc_beats.append(acc)
             code_beats.append(code)
             for sb, word in zip(boards, (acc, code)):
@@ -109,9 +115,10 @@ async def run_layer(dut):
     await RisingEdge(dut.clk)
 
     boards = (Scoreboard(vdir, layer, "acc"), Scoreboard(vdir, layer, "codes"))
-    acc_beats, code_beats = [], []
+    acc_beats, code_beats, bad_last = [], [], []
     budget = 20 * (rtl["cycles"]["expected"] + len(words)) + 1000
-    collector = cocotb.start_soon(_collect(dut, n_beats, stall, rng, boards, acc_beats, code_beats))
+    collector = cocotb.start_soon(_collect(dut, n_beats, rtl["tiles"], stall, rng, boards, acc_beats, code_beats,
+                                         bad_last))
     first = await with_timeout(_drive(dut, words, gap, rng), budget * PERIOD_NS, "ns")
     last = await with_timeout(collector, budget * PERIOD_NS, "ns")
 
@@ -132,9 +139,11 @@ async def run_layer(dut):
         "first_input_cycle": first, "last_output_cycle": last,
         "cycles": last - first + 1,
         "beats": len(acc_beats),
+        "bad_m_last_beats": bad_last,
         "scoreboard": {w: {"ok": r.ok, "mismatches": r.count, "report": r.report()}
                        for w, r in results.items()},
     }, indent=2))
+    assert not bad_last, f"m_last wrong on beats {bad_last[:10]}"
     if expect_bad:
         assert not results["acc"].ok, "broken build passed the accumulator scoreboard"
         dut._log.info("scoreboard caught the broken build:\n%s", results["acc"].report())

@@ -171,6 +171,7 @@ def test_rtl_matches_golden(sim, config, build_root, tmp_path, monkeypatch):
     for res in (steady, noisy):
         assert res["scoreboard"]["acc"]["ok"] and res["scoreboard"]["codes"]["ok"], res
         assert res["beats"] == entry["rtl"]["output"]["beats"]
+        assert res["bad_m_last_beats"] == []
     # cycles: exact formula without stalls; gaps and back-pressure only add cycles
     assert steady["cycles"] == expected_cycles(entry)
     assert noisy["cycles"] > steady["cycles"]
