@@ -1,0 +1,271 @@
+"""The benchmark harness (bitops.benchmark, `bitops bench`): it runs, writes its files, and times the right thing.
+
+Speed itself is never asserted here (the issue's targets are reported by the
+benchmark, not tested); these tests prove that every timed call computes what
+its label says, against plain numpy on the same operands.
+"""
+import json
+import types
+
+import numpy as np
+import pytest
+
+import bitops
+from bitops.benchmark import cases, peers, report, timing
+from bitops.cli import main
+
+QUICK_CASES = list(cases.QUICK.values())
+
+
+def _installed_peer_names():
+    st = peers.status()
+    names = [n for n, s in st.items() if s.startswith("ok") and n != peers.LCE]
+    if st[peers.LCE].startswith("ok"):
+        names.append(peers.LCE)
+    return names
+
+
+# ---------------------------------------------------------------- the command
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["bench", "--quick", "--repeat", "1", "--threads", "1,2", "--out", str(out)])
+    return rc, buf.getvalue(), out
+
+
+def test_quick_bench_writes_png_json_csv(quick_run):
+    rc, _, out = quick_run
+    assert rc == 0
+    assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "bench.csv").read_text().splitlines()[0].split(",") == list(report.CSV_FIELDS)
+
+
+def test_json_has_roofline_rows_ratios_and_targets(quick_run):
+    data = json.loads((quick_run[2] / "bench.json").read_text())
+    assert data["roofline_best"] == max(data["roofline"].values()) > 0
+    rows = data["results"]
+    assert {r["case"] for r in rows} == {c.name for c in QUICK_CASES}
+    assert {r["threads"] for r in rows} == {1, 2}
+    for cfg in cases.BIT_CONFIGS:
+        assert any(r["name"] == f"bitops {cases.config_name(*cfg)}" for r in rows)
+    for r in rows:
+        assert r["best_s"] > 0 and r["best_s"] <= r["median_s"]
+        assert r["check"] == "exact" or r["check"].startswith("max err")
+        fields = [f for f, _, _ in report.BASELINES[r["kind"]]] + ["vs_1thread", "gops_per_s"]
+        assert all(f in r for f in fields)
+        if r["bits"]:
+            assert r["roofline_fraction"] == pytest.approx(r["gops_per_s"] / (r["threads"] * data["roofline_best"]))
+    w1a1 = next(r for r in rows if r["name"] == "bitops W1A1" and r["kind"] == "gemm" and r["threads"] == 1)
+    np32 = next(r for r in rows if r["name"] == peers.NUMPY_F32 and r["threads"] == 1)
+    assert w1a1["vs_numpy_f32"] == pytest.approx(np32["best_s"] / w1a1["best_s"])
+    ids = {t["id"] for t in data["targets"]}
+    assert {"w1a1_gemm_roofline", "w1a1_gemm_vs_numpy", "w2a2_gemm_vs_numpy", "gemm_vs_ort_int8",
+            "w1a1_conv_vs_lce", "threads_scaling"} <= ids
+    for t in data["targets"]:
+        assert t["met"] in (True, False, None)
+        assert t["met"] is None or t["met"] == (t["measured"] >= t["threshold"])
+
+
+def test_table_names_every_installed_peer(quick_run):
+    _, text, _ = quick_run
+    assert "roofline" in text and "targets" in text
+    for name in _installed_peer_names():
+        assert name in text
+    if not peers.status()[peers.LCE].startswith("ok"):
+        assert "LCE bconv W1A1: not installed" in text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["bench", "--threads", "0"], ["bench", "--threads", "a,b"], ["bench", "--repeat", "0", "--quick"]],
+)
+def test_bad_options_are_errors(argv, capsys):
+    assert main(argv) == 2
+    assert "error" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the runners compute the right thing
+
+
+def _prepare(case):
+    ops_ = peers.Operands(case, seed=3)
+    return ops_, peers.runners(case, 1, cases.BIT_CONFIGS, ops_)
+
+
+@pytest.fixture(scope="module")
+def gemm_runners():
+    return _prepare(cases.QUICK["gemm"])
+
+
+@pytest.fixture(scope="module")
+def conv_runners():
+    return _prepare(cases.QUICK["conv"])
+
+
+@pytest.fixture(params=["gemm", "conv"])
+def quick_runners(request):
+    return request.getfixturevalue(f"{request.param}_runners")
+
+
+def test_every_runner_matches_its_numpy_oracle(quick_runners):
+    _, runners = quick_runners
+    for r in runners:
+        assert r.check() is not None, r.name
+
+
+def _int_matmul(a, w):
+    """Independent integer oracle: int64 a (M,K) @ w (N,K).T."""
+    return a.astype(np.int64) @ w.astype(np.int64).T
+
+
+def _by_name(runners, name):
+    found = [r for r in runners if r.name == name]
+    if not found:
+        pytest.skip(f"{name} not installed")
+    return found[0]
+
+
+def test_bitops_runners_compute_e_products_on_shared_operands(gemm_runners):
+    ops_, runners = gemm_runners
+    for w_bits, a_bits in cases.BIT_CONFIGS:
+        r = _by_name(runners, f"bitops {cases.config_name(w_bits, a_bits)}")
+        ea = 2 * (ops_.qa.astype(np.int64) >> (8 - a_bits)) - (2**a_bits - 1)
+        ew = 2 * (ops_.qw.astype(np.int64) >> (8 - w_bits)) - (2**w_bits - 1)
+        np.testing.assert_array_equal(r.run(), _int_matmul(ea, ew))
+        assert r.ops == ops_.case.m * ops_.case.n * ops_.case.k * w_bits * a_bits
+
+
+def test_ort_matmulinteger_equals_numpy_int_matmul(gemm_runners):
+    ops_, runners = gemm_runners
+    u8s8 = _by_name(runners, peers.ORT_MATMULINTEGER).run()
+    w7 = (ops_.qw.astype(np.int64) >> 1) - 64
+    assert u8s8.dtype == np.int32
+    np.testing.assert_array_equal(u8s8, _int_matmul(ops_.qa, w7))
+    np.testing.assert_array_equal(_by_name(runners, peers.ORT_MATMULINTEGER_U8U8).run(), _int_matmul(ops_.qa, ops_.qw))
+
+
+def test_numpy_popcount_peer_is_the_w1a1_product(gemm_runners, monkeypatch):
+    ops_, _ = gemm_runners
+    monkeypatch.setattr(peers, "_POPCOUNT_CHUNK_BYTES", 3 * 8 * ops_.case.n)  # several uneven chunks
+    r = peers.numpy_popcount_runner(ops_, 1)
+    ea = 2 * (ops_.qa.astype(np.int64) >> 7) - 1
+    ew = 2 * (ops_.qw.astype(np.int64) >> 7) - 1
+    np.testing.assert_array_equal(r.run(), _int_matmul(ea, ew))
+
+
+def test_conv_peers_equal_numpy_convolution(conv_runners):
+    ops_, runners = conv_runners
+    c = ops_.case
+    x = ops_.qa.astype(np.float64)
+    w = ops_.qw.astype(np.float64)
+    # independent oracle: explicit loops over the 3x3 taps of the zero-padded input
+    xp = np.zeros((c.batch, c.h + 2 * c.padding, c.w + 2 * c.padding, c.c))
+    xp[:, c.padding:c.padding + c.h, c.padding:c.padding + c.w] = x
+    oh, ow = c.out_hw
+    want = np.zeros((c.batch, oh, ow, c.o))
+    for i in range(c.kh):
+        for j in range(c.kw):
+            want += np.einsum("bhwc,oc->bhwo", xp[:, i:i + oh, j:j + ow], w[:, i, j])
+    got = _by_name(runners, peers.ORT_CONV_F32).run()
+    np.testing.assert_allclose(got.transpose(0, 2, 3, 1), want, rtol=1e-6)
+    e1 = _by_name(runners, "bitops W1A1").run()
+    xe, we = 2 * (ops_.qa >> 7).astype(np.int64) - 1, 2 * (ops_.qw >> 7).astype(np.int64) - 1
+    assert e1.dtype in (np.int32, np.int64)
+    np.testing.assert_array_equal(e1, peers.conv_nhwc_f64(xe, we, c.stride, c.padding))
+    q = _by_name(runners, peers.ORT_QLINEARCONV)
+    assert q.run().dtype == np.uint8 and q.atol == 1.0
+    q.check()
+
+
+def test_timed_call_does_no_encoding(quick_runners, monkeypatch):
+    """Encoding happens when a runner is built, never inside run() (the timed region)."""
+    _, runners = quick_runners
+
+    def forbidden(*a, **k):
+        raise AssertionError("encode called inside the timed region")
+
+    monkeypatch.setattr(bitops, "encode", forbidden)
+    for r in runners:
+        if r.is_bitops:
+            r.run()
+
+
+@pytest.mark.skipif(not (peers.have_lce() or peers.lce_python()), reason="Larq Compute Engine not installed")
+def test_lce_peer_is_exact():
+    ops_ = peers.Operands(cases.ConvCase(8, 8, 64, 32), seed=1)
+    if peers.have_lce():
+        runners = peers.lce_runners(ops_, 1)
+        for r in runners:
+            assert r.check() == 0.0
+        return
+    worker = peers.LceWorker(peers.lce_python(), ops_, [1])
+    try:
+        for r in worker.runners(ops_):
+            assert r.check() == 0.0
+            assert r.timer(2) > 0
+    finally:
+        worker.close()
+
+
+# ---------------------------------------------------------------- timing and ratios
+
+
+def _fake(name, log, seconds=0.0, threads=1, case=cases.QUICK["gemm"], bits=None):
+    return peers.Runner(name=name, case=case, threads=threads, run=lambda: log.append(name), bits=bits,
+                        ops=case.macs * (bits[0] * bits[1] if bits else 1), is_bitops=bits is not None)
+
+
+def test_measure_interleaves_and_rotates():
+    log = []
+    rs = [_fake(n, log) for n in "abc"]
+    out = timing.measure(rs, repeat=3, warmup=1, min_sample=0)
+    assert log[:3] == ["a", "b", "c"]  # warm-up
+    assert log[3:] == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    assert all(t.best <= t.median and len(t.samples) == 3 and t.number == 1 for t in out)
+
+
+def test_measure_uses_a_peer_timer():
+    calls = []
+    r = _fake("x", [])
+    r.timer = lambda n: calls.append(n) or 0.5
+    t = timing.measure([r], repeat=2, min_sample=0)
+    assert t[0].best == 0.5 and calls == [1, 1, 1]
+
+
+def test_ratios_are_baseline_time_over_row_time():
+    T = lambda best: timing.Timing(best, best, [best], 1)  # noqa: E731
+    rs = [
+        (_fake("bitops W1A1", [], bits=(1, 1)), T(0.01), 0.0),
+        (_fake(peers.NUMPY_F32, []), T(0.05), 0.0),
+        (_fake(peers.ORT_MATMULINTEGER, []), T(0.03), 0.0),
+        (_fake(peers.ORT_MATMULINTEGER_U8U8, []), T(0.02), 0.0),
+        (_fake("bitops W1A1", [], threads=2, bits=(1, 1)), T(0.004), None),
+    ]
+    rows = report.build_rows(rs, roofline_best=100.0)
+    b = rows[0]
+    assert b["vs_numpy_f32"] == pytest.approx(5.0)
+    assert b["vs_ort_int8"] == pytest.approx(2.0)  # the faster onnxruntime variant is the baseline
+    assert b["roofline_fraction"] == pytest.approx(cases.QUICK["gemm"].macs / 0.01 / 1e9 / 100.0)
+    assert rows[4]["vs_1thread"] == pytest.approx(2.5) and rows[4]["vs_numpy_f32"] is None
+    assert rows[4]["check"] == "not checked"
+    targets = {t["target"]: t for t in report.evaluate_targets(rows)}
+    assert targets[report.TARGETS["w1a1_gemm_vs_numpy"]]["met"] is True
+    assert targets[report.TARGETS["w2a2_gemm_vs_numpy"]]["met"] is None
+    assert targets[report.TARGETS["threads_scaling"].format(cfg="W1A1", kind="gemm")]["met"] is True
+    assert targets[report.TARGETS["w1a1_conv_vs_lce"]]["note"] == "not run"
+
+
+def test_cases_work_counts():
+    g = cases.FULL["gemm"]
+    assert cases.bit_ops(g, 2, 4) == 1024**3 * 8
+    c = cases.FULL["conv"]
+    assert c.out_hw == (56, 56) and c.macs == 56 * 56 * 256 * 9 * 256
+    with pytest.raises(ValueError, match="only"):
+        cases.cases(only="fft")
