@@ -152,63 +152,24 @@ def _plan(layer, hw, out_b, first, last):
         bits = (in_total if first else 0) + (out_total if last else 0) + (0 if hw.weights_on_chip else w_total)
         p.offchip_bits = bits
         p.memory = offchip.cycles(bits, hw)
-        p.stream = p.memory - (hw.memory.offchip_latency_cycles if bits else 0)
+        p.stream = p.memory - (mem.offchip_latency_cycles if bits else 0)
         p.busy = max(p.compute, p.memory)
         p.stall = p.busy - p.compute
         p.fill = depth
         weight_kb = w_total / 8192 if hw.weights_on_chip else mem.weight_buffer_kb
         line_bits = (layer.kernel[0] * layer.in_w * layer.in_c if layer.op == "conv" else layer.in_c) * nb
-        act_kb, out_kb = line_bits / 8192, 1.0
-        weight_loads = 0 if hw.weights_on_chip else 1
+        sizes_kb = (weight_kb, line_bits / 8192, 1.0)
     else:
-        _overlay_tiles(p, layer, hw, per_fold, w_total, in_total, out_total, first, last, depth)
-        weight_kb, act_kb, out_kb = mem.weight_buffer_kb, mem.activation_buffer_kb, mem.output_buffer_kb
+        _overlay_tiles(p, layer, hw, per_fold, in_total, out_total, first, last, depth)
         line_bits = 0
-        weight_loads = 0 if hw.weights_on_chip else 1
+        sizes_kb = (mem.weight_buffer_kb, mem.activation_buffer_kb, mem.output_buffer_kb)
+    p.energy_pj = _energy_pj(p, layer, hw, sizes_kb, w_total, in_total, out_total)
+    p.logic = _logic(p, layer, hw, out_b)
 
-    # Energy in pJ, by part. Each xnor reads one weight bit from its lane's own
-    # bank (weight memory is partitioned per lane and array, as FINN partitions
-    # it per PE); an activation bit is read once per output fold and broadcast.
-    e = hw.energy
-    xnor_bits = layer.macs * p.pairs
-    act_reads = p.pairs * p.folds_out * layer.k * layer.pixels
-    bank_kb = weight_kb / (fold.pe * hw.branch_units)
-    buffer_pj = (buffers.energy_pj(xnor_bits + w_total * weight_loads, bank_kb, e)
-                 + buffers.energy_pj(act_reads + in_total, act_kb, e)
-                 + buffers.energy_pj(out_total, out_kb, e))
-    p.energy_pj = {
-        "xnor": xnor_bits * e.xnor_bit,
-        "popcount": xnor_bits * e.popcount_bit,
-        "accumulate": accumulator.ops(layer.out_elems, p.pairs, p.folds_in) * e.accumulate_op,
-        "combine": combiner.ops(layer.out_elems, p.pairs) * e.shift_add_op,
-        "output": output_unit.ops(layer.out_elems) * e.output_op,
-        "buffers": buffer_pj,
-        "offchip": offchip.energy_pj(p.offchip_bits, e),
-    }
-
-    # Logic per engine sized for this layer (FINN-R's LUT model: c0 + c1 * PE * per-lane LUTs).
-    acc_w = accumulator.bits(layer.k)
-    comb_w = combiner.bits(acc_w, m, nb)
-    bu = hw.branch_units
-    per_lane = p.folds_out
-    lane_luts = (bu * (xnor.luts(fold.simd) + popcount.luts(fold.simd) + accumulator.luts(acc_w))
-                 + combiner.luts(bu, p.passes, comb_w) + output_unit.luts(hw.output_unit, out_b, comb_w, per_lane))
-    lane_ff = (bu * (xnor.flops(fold.simd) + popcount.flops(fold.simd) + accumulator.flops(acc_w))
-               + combiner.flops(bu, p.passes, comb_w) + output_unit.flops(out_b, comb_w))
-    lane_um2 = (bu * (xnor.area_um2(fold.simd, hw.area) + popcount.area_um2(fold.simd, hw.area)
-                      + accumulator.area_um2(acc_w, hw.area))
-                + combiner.area_um2(bu, p.passes, comb_w, hw.area)
-                + output_unit.area_um2(hw.output_unit, out_b, comb_w, per_lane, hw.area))
-    p.logic = {
-        "lut": hw.resources.lut_base + hw.resources.lut_scale * fold.pe * lane_luts,
-        "ff": fold.pe * lane_ff,
-        "dsp": fold.pe * output_unit.dsp(hw.output_unit, out_b),
-        "um2": fold.pe * lane_um2,
-    }
     # Dataflow engines own their memories: on-chip weights (FINN-R BRAM table,
     # one word = pe*simd bits of min(M, B) planes) and the conv line buffer.
     if hw.style == "dataflow":
-        planes = min(m, bu)
+        planes = min(m, hw.branch_units)
         width = fold.pe * fold.simd * planes
         depth_words = math.ceil(w_total / width)
         weight_bram = buffers.weight_bram18(width, depth_words) if hw.weights_on_chip else 0
@@ -220,7 +181,52 @@ def _plan(layer, hw, out_b, first, last):
     return p
 
 
-def _overlay_tiles(p, layer, hw, per_fold, w_total, in_total, out_total, first, last, depth):
+def _energy_pj(p, layer, hw, sizes_kb, w_total, in_total, out_total):
+    """Energy by part in pJ. Each xnor reads one weight bit from its lane's own
+    bank (weight memory is partitioned per lane and array, as FINN partitions it
+    per PE); an activation bit is read once per output fold and broadcast."""
+    e = hw.energy
+    weight_kb, act_kb, out_kb = sizes_kb
+    xnor_bits = layer.macs * p.pairs
+    act_reads = p.pairs * p.folds_out * layer.k * layer.pixels
+    weight_writes = 0 if hw.weights_on_chip else w_total
+    bank_kb = weight_kb / (p.fold.pe * hw.branch_units)
+    return {
+        "xnor": xnor_bits * e.xnor_bit,
+        "popcount": xnor_bits * e.popcount_bit,
+        "accumulate": accumulator.ops(layer.out_elems, p.pairs, p.folds_in) * e.accumulate_op,
+        "combine": combiner.ops(layer.out_elems, p.pairs) * e.shift_add_op,
+        "output": output_unit.ops(layer.out_elems) * e.output_op,
+        "buffers": (buffers.energy_pj(xnor_bits + weight_writes, bank_kb, e)
+                    + buffers.energy_pj(act_reads + in_total, act_kb, e)
+                    + buffers.energy_pj(out_total, out_kb, e)),
+        "offchip": offchip.energy_pj(p.offchip_bits, e),
+    }
+
+
+def _logic(p, layer, hw, out_b):
+    """LUT, FF, DSP and um2 of an engine sized for this layer (FINN-R: c0 + c1 * PE * per-lane LUTs)."""
+    fold, bu, area = p.fold, hw.branch_units, hw.area
+    acc_w = accumulator.bits(layer.k)
+    comb_w = combiner.bits(acc_w, layer.w_bits, layer.a_bits)
+    per_lane = p.folds_out
+    lane_luts = (bu * (xnor.luts(fold.simd) + popcount.luts(fold.simd) + accumulator.luts(acc_w))
+                 + combiner.luts(bu, p.passes, comb_w) + output_unit.luts(hw.output_unit, out_b, comb_w, per_lane))
+    lane_ff = (bu * (xnor.flops(fold.simd) + popcount.flops(fold.simd) + accumulator.flops(acc_w))
+               + combiner.flops(bu, p.passes, comb_w) + output_unit.flops(out_b, comb_w))
+    lane_um2 = (bu * (xnor.area_um2(fold.simd, area) + popcount.area_um2(fold.simd, area)
+                      + accumulator.area_um2(acc_w, area))
+                + combiner.area_um2(bu, p.passes, comb_w, area)
+                + output_unit.area_um2(hw.output_unit, out_b, comb_w, per_lane, area))
+    return {
+        "lut": hw.resources.lut_base + hw.resources.lut_scale * fold.pe * lane_luts,
+        "ff": fold.pe * lane_ff,
+        "dsp": fold.pe * output_unit.dsp(hw.output_unit, out_b),
+        "um2": fold.pe * lane_um2,
+    }
+
+
+def _overlay_tiles(p, layer, hw, per_fold, in_total, out_total, first, last, depth):
     """Fill p.compute/memory/stall/fill/busy/offchip_bits with the best overlay tile schedule.
 
     Candidate tile sizes are balanced splits of the output folds into 1, 2, 4, ...
