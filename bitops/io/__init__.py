@@ -5,6 +5,7 @@ One module per format (qonnx, onnx_qdq, keras, torch_state, safetensors_npz);
 is a `FormatError` (a ValueError) naming the file and the node or field.
 """
 import os
+import zipfile
 
 from bitops.io.detect import detect_format
 from bitops.io.errors import FormatError
@@ -41,7 +42,8 @@ def load(path, batch=None):
     except ImportError as exc:
         raise FormatError(f"{path}: reading {fmt} files needs {exc.name!r}, which is not installed") from exc
     except (RecursionError, MemoryError, OverflowError, ValueError, KeyError, IndexError, TypeError,
-            AttributeError, OSError, ZeroDivisionError) as exc:
+            AttributeError, OSError, ZeroDivisionError, EOFError, StopIteration, RuntimeError,
+            zipfile.BadZipFile) as exc:
         raise FormatError(f"{path}: cannot read as {fmt} ({type(exc).__name__}: {exc})") from exc
     raise FormatError(f"{path}: no loader for format {fmt!r}")
 

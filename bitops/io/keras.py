@@ -31,7 +31,9 @@ def load_keras(path):
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
             cfg = json.loads(z.read("config.json"))
-            wname = next(n for n in z.namelist() if n.endswith(".weights.h5"))
+            wname = next((n for n in z.namelist() if n.endswith(".weights.h5")), None)
+            if wname is None:
+                raise FormatError(f"{path}: .keras archive without a *.weights.h5 member")
             data = z.read(wname)
         with h5py.File(io.BytesIO(data), "r") as f:
             weights = _weights_v3(f, cfg)

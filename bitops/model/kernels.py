@@ -87,13 +87,19 @@ def _conv_exact_numpy(xq, xspec, wq, wspec, bias, stride, padding, dilation, gro
     Used where the packed kernels do not reach (grouped convolutions,
     per-channel activation grids) and before they are built.
     """
-    xi = _affine_ints(xq, xspec).astype(np.float64)
+    xi = _affine_ints(xq, xspec).astype(np.float64) if not xspec.per_channel else None
     wi = _affine_ints(wq, wspec).astype(np.float64)
-    acc = _float_conv2d(xi, wi, None, stride, padding, dilation, groups)
+    acc = _float_conv2d(xi, wi, None, stride, padding, dilation, groups) if xi is not None else None
     sx = xspec.scale.astype(np.float64).reshape(-1)
     sw = wspec.scale.astype(np.float64).reshape(-1)
-    if sx.size > 1:
-        raise ValueError("per-channel activation scales are not supported by the exact path")
+    if sx.size > 1 or xspec.zero_point.size > 1:
+        # A per-input-channel grid cannot be factored out of the sum: convolve the real values.
+        xr = xspec.dequantize(xq, np.float64)
+        wr = wspec.dequantize(wq, np.float64)
+        y = _float_conv2d(xr, wr, None, stride, padding, dilation, groups)
+        if bias is not None:
+            y = y + np.asarray(bias, np.float64)
+        return y.astype(np.float32)
     y = acc * (sx[0] * sw)
     if bias is not None:
         y = y + np.asarray(bias, np.float64)

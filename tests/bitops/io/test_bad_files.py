@@ -169,11 +169,27 @@ def _mutations(data, rng, n):
         yield bytes(b)
 
 
+def _schema_npz(tmp_path):
+    import json
+
+    g = {"format": "bitops-graph", "version": 1, "inputs": [{"name": "x", "shape": [1, 2, 4, 4]}],
+         "outputs": ["y"], "layers": [
+             {"op": "quant", "name": "q", "input": "x", "output": "xq", "bits": 2, "scale": 0.5},
+             {"op": "conv", "name": "c", "input": "xq", "output": "y", "weight": "w", "padding": 1,
+              "weight_quant": {"bipolar": True, "scale": 0.1}}]}
+    p = tmp_path / "schema.npz"
+    np.savez(p, __bitops_graph__=json.dumps(g), w=np.ones((3, 2, 3, 3), np.int8))
+    return str(p)
+
+
 @pytest.mark.parametrize("fixture", ["brevitas_mb_clean.onnx", "ort_qdq_s8.onnx", "ort_qop.onnx",
-                                     "brevitas_qcdq.onnx"])
+                                     "brevitas_qcdq.onnx", "larq_mb.h5", "larq_mb.keras", "schema.npz"])
 def test_fuzz_mutated_fixtures(tmp_path, fixture):
     """Seeded, bounded: each mutant loads and runs, or raises FormatError; nothing else."""
-    data = open(os.path.join(FIX, fixture), "rb").read()
+    if fixture.startswith("larq"):
+        pytest.importorskip("h5py")
+    src = _schema_npz(tmp_path) if fixture == "schema.npz" else os.path.join(FIX, fixture)
+    data = open(src, "rb").read()
     rng = np.random.default_rng(1234)
     deadline = time.monotonic() + 4.0
     outcomes = {"ok": 0, "format_error": 0}
@@ -190,8 +206,10 @@ def test_fuzz_mutated_fixtures(tmp_path, fixture):
         x = np.zeros((1,) + tuple(m.inputs[0][1][1:]), dtype=np.float32)
         if x.ndim == 4:
             x = x.transpose(0, 3, 1, 2)
+        if m.source_layout == "NHWC":
+            x = np.zeros((1,) + tuple(m.inputs[0][1][1:]), dtype=np.float32)
         with np.errstate(all="ignore"):
-            m.run(x)
+            m.run(x, backend="reference")
         outcomes["ok"] += 1
     assert outcomes["format_error"] > 0
     assert sum(outcomes.values()) >= 20
