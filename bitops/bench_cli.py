@@ -21,11 +21,11 @@ def register(subparsers):
         "CPU's xor-popcount roofline, numpy float32 matmul, numpy bitwise_count, onnxruntime MatMulInteger / "
         "QLinearConv / Conv and Larq Compute Engine (when installed). Operands are encoded and sessions built "
         "before timing; measurements are interleaved and the best of --repeat rounds is kept. Prints a table "
-        "with ratios and the issue's targets; --out writes bench.png, bench.json and bench.csv.",
+        "with ratios and the issue's targets; --out writes bench.png, bench.json, bench.csv and bench.md.",
     )
     p.add_argument("--quick", action="store_true", help="small shapes (runs in seconds)")
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
-    p.add_argument("--out", metavar="DIR", help="write bench.png, bench.json and bench.csv into DIR")
+    p.add_argument("--out", metavar="DIR", help="write bench.png, bench.json, bench.csv and bench.md into DIR")
     p.add_argument("--only", choices=("gemm", "conv"), help="run only the GEMM or only the convolution case")
     p.add_argument("--repeat", type=int, default=None, help="timed rounds per runner (default 5, --quick 3)")
     p.add_argument("--no-check", action="store_true", help="skip the one-off correctness check of every runner")
@@ -55,5 +55,6 @@ def _run(args):
         bench.write_json(report, out / "bench.json")
         bench.write_csv(report, out / "bench.csv")
         bench.write_plot(report, out / "bench.png")
-        print(f"\nwrote {out / 'bench.png'}, {out / 'bench.json'}, {out / 'bench.csv'}")
+        (out / "bench.md").write_text(bench.format_markdown(report) + "\n")
+        print(f"\nwrote {out / 'bench.png'}, {out / 'bench.json'}, {out / 'bench.csv'}, {out / 'bench.md'}")
     return 0

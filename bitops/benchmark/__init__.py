@@ -18,9 +18,10 @@ import sys
 
 from bitops.benchmark import cases as _cases
 from bitops.benchmark import peers, timing
-from bitops.benchmark.report import build_rows, evaluate_targets, format_table, write_csv, write_json, write_plot
+from bitops.benchmark.report import (build_rows, evaluate_targets, format_markdown, format_table, write_csv,
+                                     write_json, write_plot)
 
-__all__ = ["run", "format_table", "write_json", "write_csv", "write_plot", "measure_roofline", "machine_info"]
+__all__ = ["run", "format_table", "format_markdown", "write_json", "write_csv", "write_plot", "measure_roofline", "machine_info"]
 
 
 def measure_roofline(seconds=0.3, rounds=3):
@@ -106,6 +107,7 @@ def run(quick=False, threads=(1, 2), only=None, repeat=None, check=True, progres
         if case.kind == "conv" and not peers.have_lce() and peers.lce_python():
             say(f"{case.name}: starting the LCE worker under {peers.lce_python()} (converting the Larq model)")
             worker = peers.LceWorker(peers.lce_python(), ops_, threads)
+            report["machine"]["versions"].update({f"{k} (worker)": v for k, v in worker.versions.items()})
             runners += worker.runners(ops_)
         try:
             errors = []

@@ -12,7 +12,7 @@ and drives it over stdin/stdout, one JSON line per command:
     {"cmd": "quit"}
 
 Interpreters (one per thread count x {bgemm, indirect bgemm}) are listed by the
-first reply: {"runners": [[threads, indirect], ...]}. Timing inside the worker
+first reply: {"runners": [[threads, indirect], ...], "versions": {...}}. Timing inside the worker
 keeps the pipe's round trip out of LCE's time, and lets the parent interleave
 LCE samples with bitops samples as it does for every other peer.
 """
@@ -65,7 +65,11 @@ def _serve(npz_path):
     x = data["x"].astype(np.float32)
     runners = interpreters(convert(case, data["w"]), [int(t) for t in data["threads"]])
     reply = lambda obj: (sys.stdout.write(json.dumps(obj) + "\n"), sys.stdout.flush())  # noqa: E731
-    reply({"runners": [[t, ind] for t, ind, _ in runners]})
+    import larq_compute_engine as lce
+    import tensorflow as tf
+
+    reply({"runners": [[t, ind] for t, ind, _ in runners],
+           "versions": {"larq_compute_engine": lce.__version__, "tensorflow": tf.__version__}})
     for line in sys.stdin:
         cmd = json.loads(line)
         if cmd["cmd"] == "quit":

@@ -497,7 +497,8 @@ class LceWorker:
         first = self._proc.stdout.readline()
         if not first:
             raise RuntimeError(f"LCE worker under {python} exited (code {self._proc.wait()}); is LCE installed there?")
-        self.layout = json.loads(first)["runners"]
+        hello = json.loads(first)
+        self.layout, self.versions = hello["runners"], hello.get("versions", {})
 
     def _ask(self, **cmd):
         self._proc.stdin.write(self._json.dumps(cmd) + "\n")

@@ -230,3 +230,27 @@ def write_plot(report, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def format_markdown(report):
+    """The main columns as Markdown tables (one per case), then the targets; for docs/benchmarks.md."""
+    rows = report["results"]
+    out = [f"Roofline, one core: " + ", ".join(f"{k} {v:.0f}" for k, v in report["roofline"].items())
+           + f" Gbit-op/s (best: {report['roofline_method']})."]
+    for case in dict.fromkeys(r["case"] for r in rows):
+        kind = next(r["kind"] for r in rows if r["case"] == case)
+        cols = BASELINES[kind]
+        out += ["", f"**{case}**", "",
+                "| implementation | threads | path | best ms | Gop/s | roofline | " + " | ".join(h for _, h, _ in cols)
+                + " | x 1 thread |",
+                "|---|---:|---|---:|---:|---:|" + "---:|" * len(cols) + "---:|"]
+        for r in sorted((r for r in rows if r["case"] == case), key=lambda r: r["threads"]):
+            roof = "" if r["roofline_fraction"] is None else f"{100 * r['roofline_fraction']:.1f}%"
+            out.append(f"| {r['name']} | {r['threads']} | {r['path']} | {1e3 * r['best_s']:.2f} | "
+                       f"{r['gops_per_s']:.1f} {r['ops_unit']} | {roof} | "
+                       + " | ".join(_fmt(r[f], ".2f") for f, _, _ in cols) + f" | {_fmt(r['vs_1thread'], '.2f')} |")
+    out += ["", "| target | measured | threshold | met |", "|---|---:|---:|---|"]
+    for t in report["targets"]:
+        met = {True: "yes", False: "no", None: "n/a " + t["note"]}[t["met"]]
+        out.append(f"| {t['target']} | {_fmt(t['measured'], '.2f')} | {t['threshold']:g} | {met} |")
+    return "\n".join(out)
