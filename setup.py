@@ -44,7 +44,7 @@ class BuildExt(build_ext):
     def build_extensions(self):
         cc = self.compiler
         cflags = ["-std=c11", "-O3", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function",
-                  "-Werror=implicit-function-declaration", "-Werror=int-conversion"]
+                  "-Werror=implicit-function-declaration", "-Werror=int-conversion", "-ffp-contract=off"]
         ldflags = []
         if os.environ.get("BITOPS_SANITIZE"):
             san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]

@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 from bitops.encoding import Encoded, encode, pack_bits, unpack_bits
 from bitops.kernels import bgemm, explain, mbconv2d, mbgemm, set_integer_path
 from bitops.quant import QTensor, qconv2d, qlinear
+from bitops.transforms import Affine, Thresholds
 from bitops.runtime_config import (
     available_kernel_paths,
     cpu_features,
@@ -20,7 +21,7 @@ from bitops.runtime_config import (
 __all__ = [
     "Encoded", "encode", "pack_bits", "unpack_bits",
     "bgemm", "mbgemm", "mbconv2d", "explain", "set_integer_path",
-    "QTensor", "qlinear", "qconv2d",
+    "QTensor", "qlinear", "qconv2d", "Affine", "Thresholds",
     "cpu_features", "set_num_threads", "get_num_threads",
     "get_kernel_path", "set_kernel_path", "available_kernel_paths",
 ]

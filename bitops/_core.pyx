@@ -9,6 +9,16 @@ from libc.stdint cimport uint8_t, uint64_t, int64_t, int16_t, int32_t
 cnp.import_array()
 
 cdef extern from "bitops.h" nogil:
+    ctypedef struct bo_output:
+        int kind
+        const double *scale
+        const double *bias
+        int per_channel, clamp
+        float lo, hi
+        const int64_t *thresholds
+        int64_t n_thresholds
+        int out_bits
+        void *out
     ctypedef struct bo_gemm_args:
         const uint64_t *a
         const uint64_t *w
@@ -16,6 +26,7 @@ cdef extern from "bitops.h" nogil:
         int a_planes, w_planes
         void *out
         int out64
+        const bo_output *transform
     ctypedef struct bo_conv_args:
         const uint64_t *x
         const uint64_t *w
@@ -27,6 +38,7 @@ cdef extern from "bitops.h" nogil:
         int a_planes, w_planes
         void *out
         int out64
+        const bo_output *transform
     ctypedef struct bo_cpu_features:
         int popcnt, avx2, avx512f, avx512bw, avx512vpopcntdq, os_avx, os_avx512
     int BO_PATH_COUNT
@@ -47,6 +59,7 @@ cdef extern from "bitops.h" nogil:
     int bo_has_openmp()
     void bo_decode_e16(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int16_t *out)
     int bo_igemm_e16(const int16_t *a, const int16_t *w, int64_t rows, int64_t cols, int64_t kpad, int32_t *out)
+    void bo_apply_output(const bo_output *t, const int32_t *acc, int64_t rows, int64_t cols)
     double bo_roofline(int m, double seconds)
     const char *bo_roofline_method_name(int m)
 
@@ -85,6 +98,71 @@ def encode_rows(const uint8_t[:, ::1] codes, int nbits):
     return out
 
 
+cdef object _prepare_output(object transform, int64_t rows, int64_t cols, bo_output *t, list keep):
+    """Fill t from a checked transform spec and return the array the result lands in.
+
+    transform: None | ("affine", scale f64 (1 or cols), bias f64 (cols) or None, clamp (lo, hi) or None)
+                    | ("threshold", thresholds int64 (cols, T) sorted, out_bits)
+    """
+    cdef cnp.ndarray arr
+    t.kind = 0
+    t.scale = NULL
+    t.bias = NULL
+    t.thresholds = NULL
+    t.per_channel = 0
+    t.clamp = 0
+    if transform is None:
+        return None
+    kind = transform[0]
+    if kind == "affine":
+        scale = np.ascontiguousarray(transform[1], dtype=np.float64).reshape(-1)
+        if scale.shape[0] not in (1, cols):
+            raise ValueError(f"scale must have 1 or {cols} values")
+        keep.append(scale)
+        arr = scale
+        t.scale = <const double *>cnp.PyArray_DATA(arr)
+        t.per_channel = scale.shape[0] == cols and cols > 1
+        if transform[2] is not None:
+            bias = np.ascontiguousarray(transform[2], dtype=np.float64).reshape(-1)
+            if bias.shape[0] != cols:
+                raise ValueError(f"bias must have {cols} values")
+            keep.append(bias)
+            arr = bias
+            t.bias = <const double *>cnp.PyArray_DATA(arr)
+        if transform[3] is not None:
+            t.clamp = 1
+            t.lo, t.hi = transform[3]
+        t.kind = 1
+        out = np.empty((rows, cols), dtype=np.float32)
+    elif kind == "threshold":
+        thr = np.ascontiguousarray(transform[1], dtype=np.int64)
+        bits = int(transform[2])
+        if thr.ndim != 2 or thr.shape[0] != cols or thr.shape[1] != (1 << bits) - 1 or not 1 <= bits <= 8:
+            raise ValueError(f"thresholds must have shape ({cols}, 2^bits - 1) with bits in 1..8")
+        keep.append(thr)
+        arr = thr
+        t.thresholds = <const int64_t *>cnp.PyArray_DATA(arr)
+        t.n_thresholds = thr.shape[1]
+        t.out_bits = bits
+        t.kind = 2
+        out = np.zeros((bits, rows, (cols + 63) // 64), dtype=np.uint64)
+    else:
+        raise ValueError(f"unknown output transform {kind!r}")
+    arr = out
+    t.out = cnp.PyArray_DATA(arr)
+    return out
+
+
+def apply_output(const int32_t[:, ::1] acc, object transform):
+    """Apply a transform spec to an int32 result (the integer path's output)."""
+    cdef bo_output t
+    cdef list keep = []
+    out = _prepare_output(transform, acc.shape[0], acc.shape[1], &t, keep)
+    with nogil:
+        bo_apply_output(&t, &acc[0, 0], acc.shape[0], acc.shape[1])
+    return out
+
+
 def _check_planes(int planes, int64_t nw_a, int64_t nw_w, int64_t k):
     # Last line of defence: the C loops trust these, so a mismatch must never reach them.
     if not 1 <= planes <= 8:
@@ -93,7 +171,8 @@ def _check_planes(int planes, int64_t nw_a, int64_t nw_w, int64_t k):
         raise ValueError(f"operands have {nw_a} and {nw_w} words per row; k={k} needs {(k + 63) // 64}")
 
 
-def mbgemm(const uint64_t[:, :, ::1] a, const uint64_t[:, :, ::1] w, int64_t k, bint out64, bint reference=False):
+def mbgemm(const uint64_t[:, :, ::1] a, const uint64_t[:, :, ::1] w, int64_t k, bint out64, bint reference=False,
+           object transform=None):
     """a: (Ma, R, nw), w: (Mw, N, nw) planes -> (R, N) exact E_a @ E_w.T."""
     _check_planes(a.shape[0], a.shape[2], w.shape[2], k)
     _check_planes(w.shape[0], a.shape[2], w.shape[2], k)
@@ -109,7 +188,12 @@ def mbgemm(const uint64_t[:, :, ::1] a, const uint64_t[:, :, ::1] w, int64_t k, 
     g.cols = w.shape[1]
     g.k = k
     g.out64 = out64
-    out = np.empty((g.rows, g.cols), dtype=np.int64 if out64 else np.int32)
+    cdef bo_output t
+    cdef list keep = []
+    out = _prepare_output(transform, g.rows, g.cols, &t, keep)
+    g.transform = &t if transform is not None else NULL
+    if out is None:
+        out = np.empty((g.rows, g.cols), dtype=np.int64 if out64 else np.int32)
     cdef cnp.ndarray o = out
     g.out = cnp.PyArray_DATA(o)
     cdef int status
@@ -146,7 +230,7 @@ def igemm_e16(const int16_t[:, ::1] a, const int16_t[:, ::1] w):
 
 def mbconv2d(const uint64_t[:, :, :, :, ::1] x, const uint64_t[:, :, :, :, ::1] w, int64_t in_c,
              const int64_t[:, :, ::1] tap_sum, tuple stride, tuple dilation, tuple pad, tuple out_hw,
-             int64_t pad_value, bint out64, bint reference=False):
+             int64_t pad_value, bint out64, bint reference=False, object transform=None):
     """x: (Ma, B, H, W, nw), w: (Mw, O, KH, KW, nw) planes -> (B, OH, OW, O)."""
     _check_planes(x.shape[0], x.shape[4], w.shape[4], in_c)
     _check_planes(w.shape[0], x.shape[4], w.shape[4], in_c)
@@ -176,7 +260,12 @@ def mbconv2d(const uint64_t[:, :, :, :, ::1] x, const uint64_t[:, :, :, :, ::1] 
     c.out_h, c.out_w = out_hw
     c.pad_value = pad_value
     c.out64 = out64
-    out = np.empty((c.batch, c.out_h, c.out_w, c.out_c), dtype=np.int64 if out64 else np.int32)
+    cdef bo_output t
+    cdef list keep = []
+    out = _prepare_output(transform, c.batch * c.out_h * c.out_w, c.out_c, &t, keep)
+    c.transform = &t if transform is not None else NULL
+    if out is None:
+        out = np.empty((c.batch, c.out_h, c.out_w, c.out_c), dtype=np.int64 if out64 else np.int32)
     cdef cnp.ndarray o = out
     c.out = cnp.PyArray_DATA(o)
     cdef int status

@@ -15,6 +15,7 @@ from bitops import _core
 from bitops._checks import check_int, check_pair, check_tail_zero, check_word_count, check_words
 from bitops.encoding import Encoded
 from bitops.format import accumulator_needs_int64, e_max
+from bitops.transforms import Thresholds, check_transform
 
 __all__ = ["bgemm", "mbgemm", "mbconv2d", "conv_geometry", "ConvGeometry", "explain", "set_integer_path"]
 
@@ -99,11 +100,20 @@ def _check_encoded(x, name):
     return x
 
 
-def mbgemm(a, w):
+def _finish(out, lead, channels, transform):
+    """Shape a kernel result: integers or float32 of (*lead, channels), or the Encoded of Thresholds."""
+    if isinstance(transform, Thresholds):
+        return Encoded(out.reshape((transform.bits,) + tuple(lead) + (out.shape[-1],)), channels, transform.bits)
+    return out.reshape(tuple(lead) + (channels,))
+
+
+def mbgemm(a, w, transform=None):
     """Exact multi-branch GEMM: E_a @ E_w.T.
 
     a : Encoded of shape (*lead, K) with Ma bits; w : Encoded of shape (N, K) with Mw bits.
-    Returns int32 or int64 of shape (*lead, N).
+    transform : None, bitops.Affine or bitops.Thresholds, fused into the store.
+    Returns int32 or int64 of shape (*lead, N); float32 with Affine; an Encoded
+    of shape (*lead, N) with Thresholds.
     """
     _check_encoded(a, "a")
     _check_encoded(w, "w")
@@ -111,13 +121,17 @@ def mbgemm(a, w):
         raise ValueError(f"w must be 2-D (N, K), got shape {w.shape}")
     if a.k != w.k:
         raise ValueError(f"K mismatch: a has K={a.k}, w has K={w.k}")
+    spec = check_transform(transform, w.shape[0])
     plan = _gemm_plan(a.bits, w.bits, a.k)
     if plan["method"] == "int16":
         out = _core.igemm_e16(a.e16(), w.e16())
+        if spec is not None:
+            out = _core.apply_output(out, spec)
     else:
         rows = int(np.prod(a.lead, dtype=np.int64))
-        out = _core.mbgemm(a.planes.reshape(a.bits, rows, -1), w.planes, a.k, plan["accumulator"] == "int64")
-    return out.reshape(a.lead + (w.shape[0],))
+        out = _core.mbgemm(a.planes.reshape(a.bits, rows, -1), w.planes, a.k, plan["accumulator"] == "int64",
+                           False, spec)
+    return _finish(out, a.lead, w.shape[0], transform)
 
 
 class ConvGeometry:
@@ -181,13 +195,15 @@ def conv_geometry(in_hw, kernel, stride=1, padding=0, dilation=1):
     return ConvGeometry(stride, dilation, pads, tuple(out), tuple(kernel), tuple(in_hw))
 
 
-def mbconv2d(x, w, stride=1, padding=0, dilation=1, pad_value=0):
+def mbconv2d(x, w, stride=1, padding=0, dilation=1, pad_value=0, transform=None):
     """Exact multi-branch 2-D convolution (cross-correlation).
 
     x : Encoded NHWC, shape (B, H, W, C); w : Encoded OHWI, shape (O, KH, KW, C).
     padding : int, (pad_h, pad_w), (top, left, bottom, right), 'same' or 'valid'.
     pad_value : the E-domain integer that padded taps read (0 = true zero).
-    Returns int32 or int64 of shape (B, OH, OW, O).
+    transform : None, bitops.Affine or bitops.Thresholds, fused into the store.
+    Returns int32 or int64 of shape (B, OH, OW, O); float32 with Affine; an
+    Encoded NHWC of shape (B, OH, OW, O) with Thresholds.
     """
     _check_encoded(x, "x")
     _check_encoded(w, "w")
@@ -207,7 +223,8 @@ def mbconv2d(x, w, stride=1, padding=0, dilation=1, pad_value=0):
     taps = kh * kw
     bound_e = max(e_max(x.bits), abs(pad_value))
     out64 = taps * c * bound_e * e_max(w.bits) > 2**31 - 1
+    spec = check_transform(transform, o)
     tap_sum = np.ascontiguousarray(w.row_sums(), dtype=np.int64)
-    return _core.mbconv2d(
-        x.planes, w.planes, c, tap_sum, geo.stride, geo.dilation, geo.pads[:2], geo.out_hw, pad_value, out64
-    )
+    out = _core.mbconv2d(x.planes, w.planes, c, tap_sum, geo.stride, geo.dilation, geo.pads[:2], geo.out_hw,
+                         pad_value, out64, False, spec)
+    return _finish(out, (x.shape[0],) + geo.out_hw, o, transform)

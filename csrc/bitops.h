@@ -52,6 +52,24 @@ void bo_unpack_rows(const uint64_t *words, int64_t rows, int64_t k, uint8_t *bit
 /* codes: rows x k unsigned codes < 2^nbits -> planes: nbits x rows x ceil(k/64). */
 void bo_encode_rows(const uint8_t *codes, int64_t rows, int64_t k, int nbits, uint64_t *planes);
 
+/* ---- output transforms (output.h) --------------------------------------- */
+
+enum { BO_OUT_INT = 0, BO_OUT_AFFINE = 1, BO_OUT_THRESHOLD = 2 };
+
+typedef struct {
+    int kind;
+    /* affine: float32 out, rows x cols */
+    const double *scale;   /* cols values if per_channel, else 1 */
+    const double *bias;    /* cols values or NULL */
+    int per_channel, clamp;
+    float lo, hi;
+    /* threshold: packed planes out, out_bits x rows x ceil(cols/64), zeroed by the caller */
+    const int64_t *thresholds;  /* cols x n_thresholds, each row sorted ascending */
+    int64_t n_thresholds;
+    int out_bits;
+    void *out;
+} bo_output;
+
 /* ---- GEMM ---------------------------------------------------------------- */
 
 /* out[r][n] = E_a[r] . E_w[n] for every row r of A and row n of W.
@@ -64,6 +82,7 @@ typedef struct {
     int a_planes, w_planes;
     void *out;
     int out64;
+    const bo_output *transform;  /* NULL: store the integers in out */
 } bo_gemm_args;
 
 int bo_mbgemm(const bo_gemm_args *args);          /* dispatched */
@@ -76,6 +95,8 @@ void bo_decode_e16(const uint64_t *planes, int bits, int64_t rows, int64_t k, in
 /* out[r][n] = sum_i a[r][i] w[n][i] over kpad (a multiple of 16) int16 values;
  * exact when the caller has checked that every dot product fits int32. */
 int bo_igemm_e16(const int16_t *a, const int16_t *w, int64_t rows, int64_t cols, int64_t kpad, int32_t *out);
+/* Apply a transform to an int32 result of rows x cols (the integer path's output). */
+void bo_apply_output(const bo_output *t, const int32_t *acc, int64_t rows, int64_t cols);
 
 /* ---- convolution ------------------------------------------------------- */
 
@@ -96,6 +117,7 @@ typedef struct {
     int a_planes, w_planes;
     void *out;
     int out64;
+    const bo_output *transform;  /* NULL: store the integers in out */
 } bo_conv_args;
 
 int bo_mbconv2d(const bo_conv_args *args);

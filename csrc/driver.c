@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "output.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -52,14 +53,6 @@ static int64_t column_block(int64_t cols, int64_t bytes_per_col)
     int64_t nc = L2_PANEL_BYTES / (bytes_per_col > 0 ? bytes_per_col : 1);
     nc = nc < 4 ? 4 : nc - nc % 4;
     return nc > cols ? cols : nc;
-}
-
-static inline void store(void *out, int out64, int64_t idx, int64_t v)
-{
-    if (out64)
-        ((int64_t *)out)[idx] = v;
-    else
-        ((int32_t *)out)[idx] = (int32_t)v;
 }
 
 typedef struct {
@@ -155,7 +148,11 @@ int bo_mbgemm_fast(const bo_gemm_args *g, int path)
                 row_tile(&p, m, n, aind, wpanel, &s);
                 for (int r = 0; r < m; ++r) {
                     const int64_t *Pr = s.P + r * n, base = (r0 + r) * g->cols + n0;
-                    if (g->out64)
+                    if (g->transform)
+                        for (int64_t c = 0; c < n; ++c)
+                            bo_output_store(g->transform, g->out, g->out64, g->rows, g->cols, r0 + r, n0 + c,
+                                            full_scale - 2 * Pr[c]);
+                    else if (g->out64)
                         for (int64_t c = 0; c < n; ++c)
                             ((int64_t *)g->out)[base + c] = full_scale - 2 * Pr[c];
                     else
@@ -228,7 +225,7 @@ int bo_mbconv2d_fast(const bo_conv_args *cv, int path)
                             for (int64_t t = 0; t < ntaps; ++t)
                                 if (padded[r * ntaps + t])
                                     v += pad_corr * cv->tap_sum[(n0 + c) * ntaps + t];
-                        store(cv->out, cv->out64, (r0 + r) * cv->out_c + n0 + c, v);
+                        bo_output_store(cv->transform, cv->out, cv->out64, rows, cv->out_c, r0 + r, n0 + c, v);
                     }
             }
         }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "bitops.h"
+#include "output.h"
 
 void bo_decode_e16(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int16_t *out)
 {
@@ -115,4 +116,12 @@ int bo_igemm_e16(const int16_t *a, const int16_t *w, int64_t rows, int64_t cols,
     else
         igemm_scalar(a, w, rows, cols, kpad, out);
     return BO_OK;
+}
+
+void bo_apply_output(const bo_output *t, const int32_t *acc, int64_t rows, int64_t cols)
+{
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+            bo_output_store(t, NULL, 0, rows, cols, r, c, acc[r * cols + c]);
 }

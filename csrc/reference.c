@@ -4,6 +4,7 @@
  * is tested bit for bit against these.
  */
 #include "bitops.h"
+#include "output.h"
 
 /* SWAR popcount (no compiler builtin, so this path is independent of POPCNT). */
 static inline int64_t ref_popcount(uint64_t x)
@@ -12,14 +13,6 @@ static inline int64_t ref_popcount(uint64_t x)
     x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
     x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
     return (int64_t)((x * 0x0101010101010101ULL) >> 56);
-}
-
-static inline void store(void *out, int out64, int64_t idx, int64_t v)
-{
-    if (out64)
-        ((int64_t *)out)[idx] = v;
-    else
-        ((int32_t *)out)[idx] = (int32_t)v;
 }
 
 /* E_a . E_w for one pair of rows, planes strided by the plane size. */
@@ -45,7 +38,7 @@ int bo_mbgemm_reference(const bo_gemm_args *g)
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < g->rows; ++r)
         for (int64_t n = 0; n < g->cols; ++n)
-            store(g->out, g->out64, r * g->cols + n,
+            bo_output_store(g->transform, g->out, g->out64, g->rows, g->cols, r, n,
                   ref_dot(g->a + r * g->nw, a_stride, g->a_planes,
                           g->w + n * g->nw, w_stride, g->w_planes, g->nw, g->k));
     return BO_OK;
@@ -79,7 +72,7 @@ int bo_mbconv2d_reference(const bo_conv_args *c)
                     acc += ref_dot(c->x + pix * c->nw, a_stride, c->a_planes,
                                    c->w + tap * c->nw, w_stride, c->w_planes, c->nw, c->in_c);
                 }
-            store(c->out, c->out64, p * c->out_c + o, acc);
+            bo_output_store(c->transform, c->out, c->out64, out_pixels, c->out_c, p, o, acc);
         }
     }
     return BO_OK;
