@@ -18,7 +18,20 @@ from bitops.runtime_config import (
     set_num_threads,
 )
 
+from bitops.io.errors import FormatError
+
+
+def load(path, **kwargs):
+    """Load a trainer's quantized export (QONNX, ONNX QDQ/QOperator, Keras/Larq,
+    torch state dict, safetensors, npz) into a bitops Model; see docs/loaders.md.
+    Raises bitops.FormatError (a ValueError) for a file it cannot read."""
+    from bitops.io import load as _load
+
+    return _load(path, **kwargs)
+
+
 __all__ = [
+    "load", "FormatError",
     "Encoded", "encode", "pack_bits", "unpack_bits",
     "bgemm", "mbgemm", "mbconv2d", "explain", "set_integer_path",
     "QTensor", "qlinear", "qconv2d", "Affine", "Thresholds",
