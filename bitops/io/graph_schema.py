@@ -237,8 +237,22 @@ def build_model(graph, tensors, where, fmt, quant_params=None):
     if nhwc:
         model.source_layout = "NHWC"
         _fuse_nhwc_flatten(model)
+    pad_values = {str(layer.get("name")): float(layer["pad_value"]) for layer in graph["layers"]
+                  if isinstance(layer, dict) and layer.get("op") == "conv" and layer.get("pad_value")}
+    for layer in model.layers:
+        if layer.op == "conv" and layer.name in pad_values:
+            _check_pad_value(layer, pad_values[layer.name], where)
+            layer.attrs["pad_value"] = pad_values[layer.name]
     del onnx
     return model
+
+
+def _check_pad_value(layer, value, where):
+    spec = layer.act_spec
+    if spec is None:
+        return
+    if not np.allclose(spec.fake_quantize(np.array([value])), value):
+        raise FormatError(f"{where}: layer {layer.name!r}: pad value {value} is not on its input's grid")
 
 
 def _fuse_nhwc_flatten(model):

@@ -197,7 +197,9 @@ def _convert(cls, c, name, x, src, weights, where):
             if c.get("data_format", "channels_last") != "channels_last":
                 raise FormatError(f"{where}: only channels_last is supported")
             if float(c.get("pad_values", 0.0)) != 0.0:
-                raise FormatError(f"{where}: pad_values={c['pad_values']} (only zero padding is supported)")
+                if iq is None:
+                    raise FormatError(f"{where}: pad_values={c['pad_values']} needs an input quantizer")
+                entry["pad_value"] = float(c["pad_values"])
             if int(c.get("groups", 1)) != 1:
                 raise FormatError(f"{where}: grouped convolutions are not supported")
             entry.update(weight=kname, stride=list(c.get("strides", [1, 1])),

@@ -70,16 +70,29 @@ class Runtime:
 
     # -- linear layers ---------------------------------------------------------------
     def op_conv(self, layer, x, *_):
+        pad = layer.padding
+        if layer.attrs.get("pad_value", 0.0) != 0.0 and any(pad):
+            # Larq pad_values: padded taps read this (already quantized) value, not zero.
+            x = self._pad_with(layer, x, pad, layer.attrs["pad_value"])
+            pad = (0, 0, 0, 0)
         if layer.quantized and self.backend == "kernels":
             xq = x.q if isinstance(x, QValue) else layer.act_spec.quantize(self.real(x))
             xs = x.spec if isinstance(x, QValue) else layer.act_spec
             y = kernels.conv2d(xq, xs, layer.weight, layer.weight_spec, layer.bias, layer.stride,
-                               layer.padding, layer.dilation, layer.groups)
+                               pad, layer.dilation, layer.groups)
         else:
             w = self._float_weight(layer)
             xr = self._float_input(layer, x)
-            y = ops.conv2d(xr, w, layer.bias, layer.stride, layer.padding, layer.dilation, layer.groups)
+            y = ops.conv2d(xr, w, layer.bias, layer.stride, pad, layer.dilation, layer.groups)
         return self._output_transform(layer, y)
+
+    def _pad_with(self, layer, x, pad, value):
+        spec = x.spec if isinstance(x, QValue) else layer.act_spec
+        if isinstance(x, QValue):
+            code = int(spec.quantize(np.array([value], dtype=np.float64))[0])
+            return QValue(ops.pad_nhwc(x.q, pad, code), spec)
+        xr = self._float_input(layer, x)
+        return ops.pad_nhwc(xr, pad, self.dtype(value))
 
     def op_fc(self, layer, x, *_):
         lead = x.shape[:-1]

@@ -28,6 +28,7 @@ def test_larq_layers():
     assert [(c.w_bits, c.a_bits) for c in convs] == [(1, None), (1, 1), (1, 2), (1, 1)]
     assert [c.quantized for c in convs] == [False, True, True, True]
     assert convs[1].padding == (1, 1, 1, 1) and convs[2].padding == (0, 0, 0, 0)
+    assert convs[1].attrs.get("pad_value") == 1.0 and "pad_value" not in convs[0].attrs   # Larq pad_values
     assert convs[2].weight_scale.size == 12                     # magnitude-aware sign: per channel
     assert [layer.op for layer in m.layers].count("transpose") == 0
 
