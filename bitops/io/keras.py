@@ -156,6 +156,8 @@ def _to_schema(cfg, weights, path):
         x = src[0]
         out_layers.extend(_convert(cls, c, name, x, src, weights, where))
         prev = name
+    if outputs_cfg and isinstance(outputs_cfg[0], str):      # Keras 3: one output as [name, 0, 0]
+        outputs_cfg = [outputs_cfg]
     outputs = [o[0] for o in outputs_cfg] if outputs_cfg else [prev]
     return {"format": "bitops-graph", "version": 1, "layout": "NHWC", "inputs": inputs, "outputs": outputs,
             "layers": out_layers}

@@ -40,3 +40,13 @@ def test_keras_weights_only_h5_is_refused(tmp_path):
         f.create_dataset("dense/kernel:0", data=np.zeros((2, 2)))
     with pytest.raises(FormatError, match="model_config"):
         load(str(p))
+
+
+@pytest.mark.parametrize("name", ["keras3_res.keras", "keras3_res.h5"])
+def test_keras3_float_model_with_residual_add(name):
+    """Keras 3 config forms (dict inbound nodes, flat output_layers): float layers, numpy backend."""
+    pytest.importorskip("h5py")
+    d = np.load(os.path.join(FIX, "keras3_io.npz"))
+    m = load(os.path.join(FIX, name))
+    assert any(layer.op == "add" for layer in m.layers) and not m.quantized_layers
+    np.testing.assert_allclose(m.run(d["x"]), d["y_keras"], rtol=0, atol=1e-6)
