@@ -293,27 +293,32 @@ def _signed7(q):
     return ((q >> 1).astype(np.int16) - 64).astype(np.int8)
 
 
-def _matmulinteger_runner(ops_, threads, name, weights):
-    from onnx import TensorProto, helper, numpy_helper
+def _ort_runner(name, ops_, threads, node, x, x_type, y_type, y_shape, initializers, expected, **tolerance):
+    """A Runner over a one-node onnxruntime graph: input "X" (= x, fed as prepared), output "Y"."""
+    from onnx import helper, numpy_helper
 
-    case = ops_.case
-    a = np.ascontiguousarray(ops_.qa)
     graph = helper.make_graph(
-        [helper.make_node("MatMulInteger", ["A", "B"], ["Y"])],
-        "mmi",
-        [helper.make_tensor_value_info("A", TensorProto.UINT8, [case.m, case.k])],
-        [helper.make_tensor_value_info("Y", TensorProto.INT32, [case.m, case.n])],
-        initializer=[numpy_helper.from_array(np.ascontiguousarray(weights.T), "B")],
+        [node],
+        name.replace(" ", "_"),
+        [helper.make_tensor_value_info("X", x_type, list(x.shape))],
+        [helper.make_tensor_value_info("Y", y_type, list(y_shape))],
+        initializer=[numpy_helper.from_array(v, k) for k, v in initializers.items()],
     )
     sess = _ort_session(graph, threads)
-    feeds = {"A": a}
-    return Runner(
-        name=name,
-        case=case,
-        threads=threads,
-        run=lambda: sess.run(None, feeds)[0],
-        expected=lambda: ops_.product(ops_.qa.astype(np.float64), weights.astype(np.float64)),
-        ops=case.macs,
+    feeds = {"X": x}
+    return Runner(name=name, case=ops_.case, threads=threads, run=lambda: sess.run(None, feeds)[0],
+                  expected=expected, ops=ops_.case.macs, **tolerance)
+
+
+def _matmulinteger_runner(ops_, threads, name, weights):
+    from onnx import TensorProto, helper
+
+    case = ops_.case
+    return _ort_runner(
+        name, ops_, threads, helper.make_node("MatMulInteger", ["X", "W"], ["Y"]),
+        np.ascontiguousarray(ops_.qa), TensorProto.UINT8, TensorProto.INT32, (case.m, case.n),
+        {"W": np.ascontiguousarray(weights.T)},
+        lambda: ops_.product(ops_.qa.astype(np.float64), weights.astype(np.float64)),
     )
 
 
@@ -331,36 +336,25 @@ def _nchw(x_nhwc):
     return np.ascontiguousarray(x_nhwc.transpose(0, 3, 1, 2))
 
 
+def _conv_attrs(case):
+    p = case.padding
+    return dict(kernel_shape=[case.kh, case.kw], pads=[p, p, p, p], strides=[case.stride] * 2)
+
+
 def ort_conv_f32_runner(ops_, threads):
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
     case = ops_.case
-    oh, ow = case.out_hw
-    x = _nchw(ops_.qa.astype(np.float32))
     w = np.ascontiguousarray(ops_.qw.astype(np.float32).transpose(0, 3, 1, 2))  # OHWI -> OIHW
-    p = case.padding
-    graph = helper.make_graph(
-        [helper.make_node("Conv", ["X", "W"], ["Y"], kernel_shape=[case.kh, case.kw], pads=[p, p, p, p], strides=[case.stride] * 2)],
-        "conv",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(x.shape))],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [case.batch, case.o, oh, ow])],
-        initializer=[numpy_helper.from_array(w, "W")],
-    )
-    sess = _ort_session(graph, threads)
-    feeds = {"X": x}
 
     def expected():
         y = ops_.oracle(("q",), lambda: ops_.product(ops_.qa.astype(np.float64), ops_.qw.astype(np.float64)))
         return y.transpose(0, 3, 1, 2)
 
-    return Runner(
-        name=ORT_CONV_F32,
-        case=case,
-        threads=threads,
-        run=lambda: sess.run(None, feeds)[0],
-        expected=expected,
-        ops=case.macs,
-        rtol=1e-5,
+    return _ort_runner(
+        ORT_CONV_F32, ops_, threads, helper.make_node("Conv", ["X", "W"], ["Y"], **_conv_attrs(case)),
+        _nchw(ops_.qa.astype(np.float32)), TensorProto.FLOAT, TensorProto.FLOAT, (case.batch, case.o, *case.out_hw),
+        {"W": w}, expected, rtol=1e-5,
     )
 
 
@@ -370,59 +364,32 @@ def ort_qlinearconv_runner(ops_, threads):
     The output scale is chosen from the exact accumulator range so that nothing
     saturates; the oracle requantizes the float64 accumulators the same way
     (onnxruntime may round a half differently: tolerance 1 code)."""
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
     case = ops_.case
-    oh, ow = case.out_hw
-    x_zp = 128
-    x = _nchw(ops_.qa)
+    x_zp, y_zp = 128, 128
     w_s8 = _signed7(ops_.qw)
     acc = ops_.oracle(("qconv acc",), lambda: ops_.product(ops_.qa.astype(np.float64) - x_zp, w_s8.astype(np.float64)))
     x_scale, w_scale = 0.05, 0.01
     y_scale = float(max(1.0, np.abs(acc).max()) * x_scale * w_scale / 120.0)
-    y_zp = 128
-    p = case.padding
-    inits = [
-        numpy_helper.from_array(np.array(x_scale, np.float32), "xs"),
-        numpy_helper.from_array(np.array(x_zp, np.uint8), "xz"),
-        numpy_helper.from_array(np.ascontiguousarray(w_s8.transpose(0, 3, 1, 2)), "W"),
-        numpy_helper.from_array(np.array(w_scale, np.float32), "ws"),
-        numpy_helper.from_array(np.array(0, np.int8), "wz"),
-        numpy_helper.from_array(np.array(y_scale, np.float32), "ys"),
-        numpy_helper.from_array(np.array(y_zp, np.uint8), "yz"),
-    ]
-    graph = helper.make_graph(
-        [
-            helper.make_node(
-                "QLinearConv",
-                ["X", "xs", "xz", "W", "ws", "wz", "ys", "yz"],
-                ["Y"],
-                kernel_shape=[case.kh, case.kw],
-                pads=[p, p, p, p],
-                strides=[case.stride] * 2,
-            )
-        ],
-        "qconv",
-        [helper.make_tensor_value_info("X", TensorProto.UINT8, list(x.shape))],
-        [helper.make_tensor_value_info("Y", TensorProto.UINT8, [case.batch, case.o, oh, ow])],
-        initializer=inits,
-    )
-    sess = _ort_session(graph, threads)
-    feeds = {"X": x}
+    inits = {
+        "xs": np.array(x_scale, np.float32),
+        "xz": np.array(x_zp, np.uint8),
+        "W": np.ascontiguousarray(w_s8.transpose(0, 3, 1, 2)),
+        "ws": np.array(w_scale, np.float32),
+        "wz": np.array(0, np.int8),
+        "ys": np.array(y_scale, np.float32),
+        "yz": np.array(y_zp, np.uint8),
+    }
+    node = helper.make_node("QLinearConv", ["X", "xs", "xz", "W", "ws", "wz", "ys", "yz"], ["Y"], **_conv_attrs(case))
     scale = np.float64(np.float32(x_scale)) * np.float64(np.float32(w_scale)) / np.float64(np.float32(y_scale))
 
     def expected():
-        y = np.clip(np.rint(acc * scale) + y_zp, 0, 255)
-        return y.transpose(0, 3, 1, 2)
+        return np.clip(np.rint(acc * scale) + y_zp, 0, 255).transpose(0, 3, 1, 2)
 
-    return Runner(
-        name=ORT_QLINEARCONV,
-        case=case,
-        threads=threads,
-        run=lambda: sess.run(None, feeds)[0],
-        expected=expected,
-        ops=case.macs,
-        atol=1.0,
+    return _ort_runner(
+        ORT_QLINEARCONV, ops_, threads, node, _nchw(ops_.qa), TensorProto.UINT8, TensorProto.UINT8,
+        (case.batch, case.o, *case.out_hw), inits, expected, atol=1.0,
     )
 
 

@@ -37,13 +37,14 @@ def _sample(runner, number):
         return (time.perf_counter() - t0) / number
 
 
-def measure(runners, repeat=5, warmup=1, min_sample=0.02, progress=None):
+def measure(runners, repeat=5, warmup=1, min_sample=0.02, progress=None, each_round=None):
     """Time `runners` interleaved; returns a list of Timing in the same order.
 
     repeat     : timed rounds (each runner sampled once per round)
     warmup     : untimed calls per runner before the first round
     min_sample : seconds a sample should last at least (short calls are repeated)
     progress   : optional callable(str), told about each round
+    each_round : optional callable(), run once per round outside the clock (e.g. a roofline sample)
     """
     if repeat < 1:
         raise ValueError(f"repeat must be >= 1, got {repeat}")
@@ -58,6 +59,8 @@ def measure(runners, repeat=5, warmup=1, min_sample=0.02, progress=None):
     for rnd in range(repeat):
         if progress is not None:
             progress(f"round {rnd + 1}/{repeat}")
+        if each_round is not None:
+            each_round()
         rot = order[rnd % len(order):] + order[: rnd % len(order)]
         for i in rot:
             samples[i].append(_sample(runners[i], numbers[i]))
