@@ -240,25 +240,26 @@ def softmax(b, node):
     b.simple(node, "softmax", axis=axis)
 
 
-def _pool_geometry(b, node, a, x):
+def _pool_geometry(b, node):
+    """(attrs, input, kernel, stride, pads, dilation) of a 2-D MaxPool / AveragePool node."""
+    a = attrs_of(node)
+    x = b.dynamic(node, 0)
+    if b.rank(x) != 4:
+        raise b.error(node, "only 2-D pooling is supported")
     k = tuple(a["kernel_shape"]) if "kernel_shape" in a else None
     if k is None or len(k) != 2:
         raise b.error(node, "kernel_shape must give two values")
     stride = tuple(a.get("strides", (1, 1)))
     dilation = tuple(a.get("dilations", (1, 1)))
     h, w = b.samples[x].shape[1:3]
-    return k, stride, _pads(b, node, a, (h, w), k, stride, dilation), dilation
+    return a, x, k, stride, _pads(b, node, a, (h, w), k, stride, dilation), dilation
 
 
 @handles("MaxPool")
 def maxpool(b, node):
-    a = attrs_of(node)
-    x = b.dynamic(node, 0)
-    if b.rank(x) != 4:
-        raise b.error(node, "only 2-D pooling is supported")
     if len(node.output) > 1 and node.output[1]:
         raise b.error(node, "the Indices output is not supported")
-    k, s, p, d = _pool_geometry(b, node, a, x)
+    a, x, k, s, p, d = _pool_geometry(b, node)
     layer = Layer(b.unique_name(node, "maxpool"), "maxpool", [x], [node.output[0]], kernel=k, stride=s, padding=p,
                   dilation=d, attrs={"ceil_mode": bool(a.get("ceil_mode", 0))})
     spec = b.act_specs.get(x)
@@ -268,11 +269,7 @@ def maxpool(b, node):
 
 @handles("AveragePool")
 def avgpool(b, node):
-    a = attrs_of(node)
-    x = b.dynamic(node, 0)
-    if b.rank(x) != 4:
-        raise b.error(node, "only 2-D pooling is supported")
-    k, s, p, d = _pool_geometry(b, node, a, x)
+    a, x, k, s, p, d = _pool_geometry(b, node)
     if d != (1, 1):
         raise b.error(node, "dilated average pooling is not supported")
     layer = Layer(b.unique_name(node, "avgpool"), "avgpool", [x], [node.output[0]], kernel=k, stride=s, padding=p,
