@@ -190,3 +190,32 @@ def test_live_onnxruntime_on_fixture(name):
     ref = s.run(None, {s.get_inputs()[0].name: x})[0]
     y = load(_fx(name)).run(x)
     np.testing.assert_allclose(y, ref, rtol=0, atol=2e-6 * max(1.0, float(np.abs(ref).max())))
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_live_qonnx_trunc_versions(tmp_path, version):
+    """Trunc v1 (x, scale, zeropt, in_bits, out_bits) and v2 (..., out_scale, out_bits) against qonnx."""
+    pytest.importorskip("qonnx")
+    from onnx import TensorProto, helper, numpy_helper
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+    from qonnx.util.cleanup import cleanup_model
+
+    q = "qonnx.custom_op.general"
+    inits = {"s": np.float32(0.125), "z": np.float32(0), "ib": np.float32(8), "ob": np.float32(4),
+             "os": np.float32(0.5), "qb": np.float32(8)}
+    tin = ["xq", "s", "z", "ib", "ob"] if version == 1 else ["xq", "s", "z", "ib", "os", "ob"]
+    nodes = [helper.make_node("Quant", ["x", "s", "z", "qb"], ["xq"], domain=q, signed=1, narrow=0),
+             helper.make_node("Trunc", tin, ["y"], domain=q, rounding_mode="FLOOR")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 3, 3])],
+                          [numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()])
+    path = str(tmp_path / "t.onnx")
+    import onnx
+
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(q, version)]),
+              path)
+    x = np.random.default_rng(0).standard_normal((1, 2, 3, 3)).astype(np.float32) * 8
+    w = cleanup_model(ModelWrapper(path))
+    ref = execute_onnx(w, {w.graph.input[0].name: x})[w.graph.output[0].name]
+    np.testing.assert_array_equal(load(path).run(x), ref)
