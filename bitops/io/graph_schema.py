@@ -20,7 +20,7 @@ from bitops.io.errors import FormatError
 SCHEMA_KEY = "__bitops_graph__"
 QONNX = "qonnx.custom_op.general"
 OPS = ("quant", "conv", "fc", "batchnorm", "relu", "clip", "maxpool", "avgpool", "gap", "add", "flatten",
-       "reshape", "identity", "softmax")
+       "reshape", "identity", "softmax", "pad")
 
 
 def parse_graph(text, where):
@@ -204,6 +204,11 @@ def build_model(graph, tensors, where, fmt, quant_params=None):
                                           kernel_shape=pair(layer.get("kernel"), 2),
                                           strides=pair(layer.get("stride"), layer.get("kernel", 2)),
                                           **pad_attrs(layer.get("padding", 0))))
+        elif op == "pad":
+            t, l, bo, r = pads(layer.get("padding", 0))
+            nodes.append(helper.make_node("Pad", [x, const(np.asarray([0, 0, t, l, 0, 0, bo, r], np.int64), name + "_p"),
+                                                  const(np.float32(layer.get("value", 0.0)), name + "_v")],
+                                          [out], name=name, mode="constant"))
         elif op == "gap":
             nodes.append(helper.make_node("GlobalAveragePool", [x], [out], name=name))
         elif op == "add":

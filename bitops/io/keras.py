@@ -63,6 +63,7 @@ def _weights_h5(f):
 
 
 V3_ORDER = {
+    "DepthwiseConv2D": ("depthwise_kernel", "bias"), "QuantDepthwiseConv2D": ("depthwise_kernel", "bias"),
     "Conv2D": ("kernel", "bias"), "QuantConv2D": ("kernel", "bias"), "Dense": ("kernel", "bias"),
     "QuantDense": ("kernel", "bias"),
 }
@@ -176,6 +177,23 @@ def _activation(act, name, x, where):
 def _convert(cls, c, name, x, src, weights, where):
     act = c.get("activation")
     act_name = name + "/pre_act" if act not in (None, "linear") else name
+    if cls in ("DepthwiseConv2D", "QuantDepthwiseConv2D"):
+        # (kh, kw, C, m) depthwise kernel = a grouped conv with C groups, output channel c*m + j.
+        dk = weights.get(f"{name}/depthwise_kernel", weights.get(f"{name}/kernel"))   # Keras 2 / Keras 3 h5
+        if dk is None:
+            raise FormatError(f"{where}: depthwise kernel weights are missing")
+        dk = np.asarray(dk)
+        if dk.ndim != 4:
+            raise FormatError(f"{where}: depthwise kernel must be 4-D (kh, kw, C, multiplier), got {dk.shape}")
+        kh, kw, ch, mult = dk.shape
+        weights[f"{name}/kernel"] = np.ascontiguousarray(dk.reshape(kh, kw, 1, ch * mult))
+        c = dict(c, groups=1, _depthwise_groups=ch, kernel_quantizer=c.get("depthwise_quantizer"))
+        cls = "QuantConv2D"
+    if cls == "ZeroPadding2D":
+        p = c.get("padding", 1)
+        p = [[p, p], [p, p]] if isinstance(p, int) else [[v, v] if isinstance(v, int) else v for v in p]
+        return [{"op": "pad", "name": name, "input": x, "output": name,
+                 "padding": [p[0][0], p[1][0], p[0][1], p[1][1]]}]
     if cls in ("Conv2D", "QuantConv2D", "Dense", "QuantDense"):
         res = []
         iq = _quantizer(c.get("input_quantizer"), where)
@@ -204,6 +222,8 @@ def _convert(cls, c, name, x, src, weights, where):
                 entry["pad_value"] = float(c["pad_values"])
             if int(c.get("groups", 1)) != 1:
                 raise FormatError(f"{where}: grouped convolutions are not supported")
+            if c.get("_depthwise_groups"):
+                entry["groups"] = int(c["_depthwise_groups"])
             entry.update(weight=kname, stride=list(c.get("strides", [1, 1])),
                          dilation=list(c.get("dilation_rate", [1, 1])), padding=c.get("padding", "valid"))
         else:

@@ -347,3 +347,32 @@ def shape(b, node):
     if len(s) == 4 and x in b.samples:
         s = tuple(s[i] for i in TO_NCHW)
     b.consts[node.output[0]] = np.array(s, dtype=np.int64)
+
+
+@handles("Pad")
+def pad(b, node):
+    """Constant padding of H and W (a ZeroPadding2D, an explicit Pad before a conv or pool)."""
+    a = attrs_of(node)
+    x = b.dynamic(node, 0)
+    if a.get("mode", "constant") != "constant":
+        raise b.error(node, f"mode {a.get('mode')!r} is not supported (constant only)")
+    pads = a.get("pads")
+    if pads is None:
+        pads = np.asarray(b.const(node, 1)).astype(np.int64).tolist()
+    value = a.get("value", 0.0)
+    if len(node.input) > 2 and node.input[2]:
+        value = float(np.asarray(b.const(node, 2)).reshape(-1)[0])
+    if len(node.input) > 3 and node.input[3]:
+        raise b.error(node, "the axes input is not supported")
+    r = b.rank(x)
+    if r != 4 or len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)):
+        raise b.error(node, f"only spatial padding of a 4-D tensor is supported, got pads {pads}")
+    t, l, bo, ri = pads[2], pads[3], pads[6], pads[7]
+    if min(t, l, bo, ri) < 0 or max(t, l, bo, ri) > MAX_PAD:
+        raise b.error(node, f"pads {pads} must lie in [0, {MAX_PAD}]")
+    spec = b.act_specs.get(x)
+    on_grid = spec is not None and not spec.per_channel and \
+        bool(np.allclose(spec.fake_quantize(np.array([float(value)])), float(value)))
+    layer = Layer(b.unique_name(node, "pad"), "pad", [x], [node.output[0]], padding=(t, l, bo, ri),
+                  attrs={"value": float(value)})
+    b.add_layer(node, layer, act_out=spec if on_grid else None, int_out=False)

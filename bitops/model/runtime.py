@@ -181,6 +181,14 @@ class Runtime:
         return ops.batchnorm(self.real(x), a["gamma"], a["beta"], a["mean"], a["var"], a["eps"])
 
     # -- pools -----------------------------------------------------------------------------
+    def op_pad(self, layer, x, *_):
+        value = layer.attrs.get("value", 0.0)
+        if isinstance(x, QValue) and not x.spec.per_channel:
+            code = x.spec.quantize(np.array([value], dtype=np.float64))[0]
+            if np.isclose(x.spec.dequantize(np.array([code]), np.float64)[0], value):
+                return QValue(ops.pad_nhwc(x.q, layer.padding, int(code)), x.spec)
+        return ops.pad_nhwc(self.real(x), layer.padding, self.dtype(value))
+
     def op_maxpool(self, layer, x, *_):
         args = (layer.kernel, layer.stride, layer.padding, layer.dilation, layer.attrs.get("ceil_mode", False))
         if isinstance(x, QValue) and not x.spec.per_channel and (x.spec.bipolar or x.spec.scale.item() > 0):
