@@ -28,6 +28,9 @@ def register(subparsers):
     p.add_argument("--out", metavar="DIR", help="write bench.png, bench.json, bench.csv and bench.md into DIR")
     p.add_argument("--only", choices=("gemm", "conv"), help="run only the GEMM or only the convolution case")
     p.add_argument("--repeat", type=int, default=None, help="timed rounds per runner (default 5, --quick 3)")
+    p.add_argument("--bits", default="default",
+                   help="bitops configurations: 'default' (W1A1,W1A2,W2A2,W4A4,W8A8), 'all' (every W,A in 1..8) "
+                   "or a list such as W2A4,3x3")
     p.add_argument("--no-check", action="store_true", help="skip the one-off correctness check of every runner")
     p.set_defaults(func=_run)
 
@@ -36,8 +39,10 @@ def _run(args):
     from pathlib import Path
 
     import bitops.benchmark as bench
+    from bitops.benchmark.cases import parse_bits
 
     threads = _thread_list(args.threads)
+    bit_configs = parse_bits(args.bits)
     if args.repeat is not None and args.repeat < 1:
         raise ValueError(f"--repeat must be >= 1, got {args.repeat}")
     t0 = time.perf_counter()
@@ -46,7 +51,7 @@ def _run(args):
         print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
     report = bench.run(quick=args.quick, threads=threads, only=args.only, repeat=args.repeat,
-                       check=not args.no_check, progress=progress)
+                       check=not args.no_check, progress=progress, bit_configs=bit_configs)
     report["command"] = "bitops bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else "bitops bench"
     print(bench.format_table(report))
     if args.out:

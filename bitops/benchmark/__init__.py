@@ -73,7 +73,8 @@ def machine_info():
     }
 
 
-def run(quick=False, threads=(1, 2), only=None, repeat=None, check=True, progress=None, roofline_seconds=None):
+def run(quick=False, threads=(1, 2), only=None, repeat=None, check=True, progress=None, roofline_seconds=None,
+        bit_configs=_cases.BIT_CONFIGS):
     """Run the whole benchmark and return the report dict (see report.py for the row fields).
 
     quick    : small shapes (seconds) instead of the issue's 1024^3 GEMM and 56x56x256 conv
@@ -82,6 +83,7 @@ def run(quick=False, threads=(1, 2), only=None, repeat=None, check=True, progres
     repeat   : timed rounds per runner (default 5, quick 3); the best round is reported
     check    : run each runner once against its numpy oracle before timing
     progress : callable(str) for progress lines
+    bit_configs : (w_bits, a_bits) pairs bitops runs (default: the issue's W1A1, W1A2, W2A2, W4A4, W8A8)
     """
     say = progress or (lambda msg: None)
     threads = tuple(int(t) for t in threads)
@@ -91,7 +93,7 @@ def run(quick=False, threads=(1, 2), only=None, repeat=None, check=True, progres
     if repeat < 1:
         raise ValueError(f"repeat must be >= 1, got {repeat}")
     report = {"machine": machine_info(), "peers": peers.status(), "settings": {
-        "quick": quick, "threads": list(threads), "only": only, "repeat": repeat, "bit_configs": [list(b) for b in _cases.BIT_CONFIGS]}}
+        "quick": quick, "threads": list(threads), "only": only, "repeat": repeat, "bit_configs": [list(b) for b in bit_configs]}}
 
     say("roofline: xor-popcount microbenchmark (bench/roofline.c), one core")
     roof = measure_roofline(roofline_seconds or (0.1 if quick else 0.3), rounds=2 if quick else 3)
@@ -106,7 +108,7 @@ def run(quick=False, threads=(1, 2), only=None, repeat=None, check=True, progres
     for case in _cases.cases(quick=quick, only=only):
         ops_ = peers.Operands(case)
         say(f"{case.name}: preparing operands, sessions and models")
-        runners = [r for t in threads for r in peers.runners(case, t, _cases.BIT_CONFIGS, ops_)]
+        runners = [r for t in threads for r in peers.runners(case, t, bit_configs, ops_)]
         worker = None
         if case.kind == "conv" and not peers.have_lce() and peers.lce_python():
             say(f"{case.name}: starting the LCE worker under {peers.lce_python()} (converting the Larq model)")

@@ -20,6 +20,30 @@ def config_name(w_bits, a_bits):
     return f"W{w_bits}A{a_bits}"
 
 
+def parse_bits(text):
+    """Bit configurations from text: 'default' (BIT_CONFIGS), 'all' (every W, A in 1..8),
+    or a comma-separated list of 'W2A4' / '2x4' items (weights first). Returns a tuple of (w, a)."""
+    text = text.strip()
+    if text == "default":
+        return BIT_CONFIGS
+    if text == "all":
+        return tuple((w, a) for w in range(1, 9) for a in range(1, 9))
+    out = []
+    for item in text.split(","):
+        item = item.strip().upper()
+        try:
+            w, a = (item[1:].split("A") if item.startswith("W") else item.split("X"))
+            pair = (int(w), int(a))
+        except ValueError:
+            raise ValueError(f"bits: cannot read {item!r}; use e.g. 'W2A4', '2x4', 'all' or 'default'") from None
+        if not all(1 <= b <= 8 for b in pair):
+            raise ValueError(f"bits: {item!r} is out of range (1..8 bits each)")
+        out.append(pair)
+    if not out:
+        raise ValueError("bits: no configuration given")
+    return tuple(dict.fromkeys(out))
+
+
 @dataclass(frozen=True)
 class GemmCase:
     """out (M, N) = a (M, K) @ w (N, K).T"""

@@ -84,7 +84,8 @@ def test_table_names_every_installed_peer(quick_run):
 
 @pytest.mark.parametrize(
     "argv",
-    [["bench", "--threads", "0"], ["bench", "--threads", "a,b"], ["bench", "--repeat", "0", "--quick"]],
+    [["bench", "--threads", "0"], ["bench", "--threads", "a,b"], ["bench", "--repeat", "0", "--quick"],
+     ["bench", "--bits", "W9A1"], ["bench", "--bits", "W2B2"]],
 )
 def test_bad_options_are_errors(argv, capsys):
     assert main(argv) == 2
@@ -260,6 +261,20 @@ def test_ratios_are_baseline_time_over_row_time():
     assert targets[report.TARGETS["w2a2_gemm_vs_numpy"]]["met"] is None
     assert targets[report.TARGETS["threads_scaling"].format(cfg="W1A1", kind="gemm")]["met"] is True
     assert targets[report.TARGETS["w1a1_conv_vs_lce"]]["note"] == "not run"
+
+
+def test_parse_bits():
+    assert cases.parse_bits("default") == cases.BIT_CONFIGS
+    assert len(cases.parse_bits("all")) == 64
+    assert cases.parse_bits("W2A4, 3x5,w2a4") == ((2, 4), (3, 5))
+
+
+def test_bits_option_selects_bitops_configs(tmp_path, capsys):
+    assert main(["bench", "--quick", "--only", "gemm", "--threads", "1", "--repeat", "1", "--bits", "W3A5",
+                 "--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "bench.json").read_text())["results"]
+    assert [r["name"] for r in rows if r["bitops"]] == ["bitops W3A5"]
+    assert "bitops W3A5" in capsys.readouterr().out
 
 
 def test_cases_work_counts():
