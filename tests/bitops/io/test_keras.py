@@ -50,3 +50,13 @@ def test_keras3_float_model_with_residual_add(name):
     m = load(os.path.join(FIX, name))
     assert any(layer.op == "add" for layer in m.layers) and not m.quantized_layers
     np.testing.assert_allclose(m.run(d["x"]), d["y_keras"], rtol=0, atol=1e-6)
+
+
+def test_larq_sequential_depthwise():
+    pytest.importorskip("h5py")
+    d = np.load(os.path.join(FIX, "larq_io.npz"))
+    m = load(os.path.join(FIX, "larq_seq.h5"))
+    packed = [(layer.op, layer.w_bits, layer.a_bits, layer.groups) for layer in m.layers if layer.op in ("conv", "fc")]
+    assert packed == [("conv", 1, None, 1), ("conv", 1, 1, 1), ("conv", 1, 1, 8), ("fc", 1, 1, 1)]
+    for backend in ("kernels", "reference"):
+        np.testing.assert_allclose(m.run(d["x_seq"], backend=backend), d["y_seq"], rtol=0, atol=1e-6)
