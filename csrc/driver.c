@@ -74,6 +74,11 @@ static void row_tile(const plan *p, int m, int64_t n, const uint64_t *const *ain
                      const uint64_t *const *wpanel, scratch *s)
 {
     const int64_t vcols = n * p->nb;
+    if (p->na == 1 && p->nb == 1 && m <= BO_MICRO_VA) {
+        /* Binary x binary: the popcount sums are P itself. */
+        p->micro(m, n, p->ntaps, p->nw, aind, wpanel, p->w_tap_stride, s->P);
+        return;
+    }
     memset(s->P, 0, sizeof(int64_t) * (size_t)(m * n));
     for (int x0 = 0; x0 < m * p->na; x0 += BO_MICRO_VA) {
         const int va = m * p->na - x0 < BO_MICRO_VA ? m * p->na - x0 : BO_MICRO_VA;
@@ -148,16 +153,20 @@ int bo_mbgemm_fast(const bo_gemm_args *g, int path)
                 row_tile(&p, m, n, aind, wpanel, &s);
                 for (int r = 0; r < m; ++r) {
                     const int64_t *Pr = s.P + r * n, base = (r0 + r) * g->cols + n0;
-                    if (g->transform)
+                    if (g->transform) {
                         for (int64_t c = 0; c < n; ++c)
                             bo_output_store(g->transform, g->out, g->out64, g->rows, g->cols, r0 + r, n0 + c,
                                             full_scale - 2 * Pr[c]);
-                    else if (g->out64)
+                    } else if (g->out64) {
+                        int64_t *restrict o = (int64_t *)g->out + base;
                         for (int64_t c = 0; c < n; ++c)
-                            ((int64_t *)g->out)[base + c] = full_scale - 2 * Pr[c];
-                    else
+                            o[c] = full_scale - 2 * Pr[c];
+                    } else {
+                        /* a restrict local: the store cannot alias g, so this loop vectorises */
+                        int32_t *restrict o = (int32_t *)g->out + base;
                         for (int64_t c = 0; c < n; ++c)
-                            ((int32_t *)g->out)[base + c] = (int32_t)(full_scale - 2 * Pr[c]);
+                            o[c] = (int32_t)(full_scale - 2 * Pr[c]);
+                    }
                 }
             }
         }

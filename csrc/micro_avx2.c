@@ -59,10 +59,52 @@ INLINE AVX2 void tile(const int VA, const int VW, int64_t ntaps, int64_t nw, con
     const int64_t full = nw / 4, tail = nw % 4;
     const __m256i tail_mask = _mm256_setr_epi64x(tail > 0 ? -1 : 0, tail > 1 ? -1 : 0, tail > 2 ? -1 : 0, 0);
     __m256i acc[BO_MICRO_VA][BO_MICRO_VW];
-    int64_t total[BO_MICRO_VA][BO_MICRO_VW] = {{0}};
     for (int x = 0; x < VA; ++x)
         for (int y = 0; y < VW; ++y)
             acc[x][y] = _mm256_setzero_si256();
+
+    if (ntaps * (full + (tail != 0)) <= MAX_PENDING) {
+        /* Everything fits one byte-accumulation window: no widening until the end. */
+        for (int64_t t = 0; t < ntaps; ++t) {
+            const uint64_t *ap[BO_MICRO_VA], *wp[BO_MICRO_VW];
+            for (int x = 0; x < VA; ++x)
+                ap[x] = a[x * ntaps + t];
+            for (int y = 0; y < VW; ++y)
+                wp[y] = w[y] + t * w_tap_stride;
+            int64_t u = 0;
+            for (; u < 4 * full; u += 4) {
+                __m256i av[BO_MICRO_VA];
+                for (int x = 0; x < VA; ++x)
+                    av[x] = _mm256_loadu_si256((const __m256i *)(ap[x] + u));
+                for (int y = 0; y < VW; ++y) {
+                    const __m256i wv = _mm256_loadu_si256((const __m256i *)(wp[y] + u));
+                    for (int x = 0; x < VA; ++x)
+                        acc[x][y] = _mm256_add_epi8(acc[x][y],
+                                                    popcount_bytes(_mm256_xor_si256(av[x], wv), lut, low));
+                }
+            }
+            if (tail) {
+                __m256i av[BO_MICRO_VA];
+                for (int x = 0; x < VA; ++x)
+                    av[x] = _mm256_maskload_epi64((const long long *)(ap[x] + u), tail_mask);
+                for (int y = 0; y < VW; ++y) {
+                    const __m256i wv = _mm256_maskload_epi64((const long long *)(wp[y] + u), tail_mask);
+                    for (int x = 0; x < VA; ++x)
+                        acc[x][y] = _mm256_add_epi8(acc[x][y],
+                                                    popcount_bytes(_mm256_xor_si256(av[x], wv), lut, low));
+                }
+            }
+        }
+        for (int x = 0; x < VA; ++x) {
+            int64_t row[BO_MICRO_VW] = {0};
+            widen_row(VW, acc[x], row);
+            for (int y = 0; y < VW; ++y)
+                sums[x * ld + y] = row[y];
+        }
+        return;
+    }
+
+    int64_t total[BO_MICRO_VA][BO_MICRO_VW] = {{0}};
     int pending = 0;
 
     for (int64_t t = 0; t < ntaps; ++t) {
