@@ -21,6 +21,8 @@ CASES = [
     ("ort_qdq_s8.onnx", "ort_io.npz", "y_ort_qdq_s8"),
     ("ort_qdq_u8.onnx", "ort_io.npz", "y_ort_qdq_u8"),
     ("ort_qdq_int4.onnx", "ort_io.npz", "y_ort_qdq_int4"),
+    ("ort_qdq_int4_act.onnx", "ort_io.npz", "y_ort_qdq_int4_act"),
+    ("ort_qdq_contrib.onnx", "ort_io.npz", "y_ort_qdq_contrib"),
     ("ort_qop.onnx", "ort_io.npz", "y_ort_qop"),
     ("ort_qop_s8.onnx", "ort_io.npz", "y_ort_qop_s8"),
     ("ort_mix_qdq.onnx", "ort_io.npz", "y_ort_mix_qdq"),
@@ -104,6 +106,14 @@ def test_ort_int4_weights_are_4_bit():
     assert {layer.a_bits for layer in m.quantized_layers} == {8}
 
 
+def test_int4_activations_and_contrib_domain_bits():
+    m = load(_fx("ort_qdq_int4_act.onnx"))
+    assert {(layer.w_bits, layer.a_bits) for layer in m.quantized_layers} == {(4, 4)}
+    m = load(_fx("ort_qdq_contrib.onnx"))
+    assert {(layer.w_bits, layer.a_bits) for layer in m.quantized_layers} == {(4, 8)}
+    assert all(not layer.weight_spec.signed for layer in m.quantized_layers)        # uint4
+
+
 def test_batch_larger_than_export():
     d = np.load(_fx("ort_io.npz"))
     m = load(_fx("ort_qdq_s8.onnx"))
@@ -178,6 +188,7 @@ def test_live_qonnx_executor_on_fixture():
 
 
 @pytest.mark.parametrize("name", ["ort_qdq_s8.onnx", "ort_qdq_u8.onnx", "ort_qdq_int4.onnx", "ort_qop.onnx",
+                                  "ort_qdq_int4_act.onnx", "ort_qdq_contrib.onnx",
                                   "ort_qop_s8.onnx", "brevitas_qcdq.onnx", "ort_mix_qdq.onnx", "ort_mix_qop.onnx"])
 def test_live_onnxruntime_on_fixture(name):
     ort = pytest.importorskip("onnxruntime")
