@@ -24,10 +24,21 @@ from bitops.io.graph_schema import build_model
 SIGNS = ("SteSign", "ApproxSign", "SwishSign", "ste_sign", "approx_sign", "swish_sign")
 
 
+#: Seconds a damaged HDF5 file may take to read before it is given up on. The HDF5
+#: library can loop forever (or crash) on a corrupted file, so it runs in a child process.
+HDF5_TIMEOUT_S = 60.0
+
+
 def load_keras(path):
+    path = os.fspath(path)
+    cfg, weights = _read_isolated(path)
+    return build_model(_to_schema(cfg, weights, path), weights, path, "keras")
+
+
+def _read(path):
+    """(config dict, weights dict) from a .h5 or .keras file; runs in the child process."""
     import h5py
 
-    path = os.fspath(path)
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
             cfg = json.loads(z.read("config.json"))
@@ -36,16 +47,53 @@ def load_keras(path):
                 raise FormatError(f"{path}: .keras archive without a *.weights.h5 member")
             data = z.read(wname)
         with h5py.File(io.BytesIO(data), "r") as f:
-            weights = _weights_v3(f, cfg)
-    else:
-        with h5py.File(path, "r") as f:
-            raw = f.attrs.get("model_config")
-            if raw is None:
-                raise FormatError(f"{path}: HDF5 file without a Keras model_config (weights-only files need "
-                                  "the architecture)")
-            cfg = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-            weights = _weights_h5(f)
-    return build_model(_to_schema(cfg, weights, path), weights, path, "keras")
+            return cfg, _weights_v3(f, cfg)
+    with h5py.File(path, "r") as f:
+        raw = f.attrs.get("model_config")
+        if raw is None:
+            raise FormatError(f"{path}: HDF5 file without a Keras model_config (weights-only files need "
+                              "the architecture)")
+        cfg = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+        return cfg, _weights_h5(f)
+
+
+def _child(path, conn):
+    try:
+        conn.send(("ok", _read(path)))
+    except FormatError as exc:
+        conn.send(("format", str(exc)))
+    except BaseException as exc:  # everything the HDF5 / zip / json readers raise on a damaged file
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def _read_isolated(path):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(path, send), daemon=True)
+    proc.start()
+    send.close()
+    try:
+        if not recv.poll(HDF5_TIMEOUT_S):
+            raise FormatError(f"{path}: reading the HDF5 data did not finish in {HDF5_TIMEOUT_S:g} s "
+                              "(a damaged file)")
+        try:
+            status, payload = recv.recv()
+        except (EOFError, OSError) as exc:
+            raise FormatError(f"{path}: the HDF5 reader died on this file (exit code {proc.exitcode})") from exc
+    finally:
+        recv.close()
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5)
+    if status == "ok":
+        return payload
+    if status == "format":
+        raise FormatError(payload)
+    raise FormatError(f"{path}: cannot read as Keras ({payload})")
 
 
 # -- weights -----------------------------------------------------------------------------------

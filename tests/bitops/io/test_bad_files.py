@@ -184,17 +184,21 @@ def _schema_npz(tmp_path):
 
 @pytest.mark.parametrize("fixture", ["brevitas_mb_clean.onnx", "ort_qdq_s8.onnx", "ort_qop.onnx",
                                      "brevitas_qcdq.onnx", "larq_mb.h5", "larq_mb.keras", "schema.npz"])
-def test_fuzz_mutated_fixtures(tmp_path, fixture):
+def test_fuzz_mutated_fixtures(tmp_path, fixture, monkeypatch):
     """Seeded, bounded: each mutant loads and runs, or raises FormatError; nothing else."""
     if fixture.startswith("larq"):
         pytest.importorskip("h5py")
+        from bitops.io import keras
+
+        # some damaged HDF5 files make the HDF5 library loop: the child reader is killed after this
+        monkeypatch.setattr(keras, "HDF5_TIMEOUT_S", 3.0)
     src = _schema_npz(tmp_path) if fixture == "schema.npz" else os.path.join(FIX, fixture)
     data = open(src, "rb").read()
     rng = np.random.default_rng(1234)
-    deadline = time.monotonic() + 4.0
+    deadline = time.monotonic() + 6.0
     outcomes = {"ok": 0, "format_error": 0}
     p = tmp_path / ("mut_" + fixture)
-    for mutant in _mutations(data, rng, 150):
+    for mutant in _mutations(data, rng, 400):
         if time.monotonic() > deadline:
             break
         p.write_bytes(mutant)
