@@ -217,3 +217,16 @@ def test_fuzz_mutated_fixtures(tmp_path, fixture, monkeypatch):
         outcomes["ok"] += 1
     assert outcomes["format_error"] > 0
     assert sum(outcomes.values()) >= 20
+
+
+def test_regression_hdf5_file_that_makes_the_library_loop(monkeypatch):
+    """Found by the fuzz test: a 1-byte-damaged larq_mb.h5 on which HDF5 never returns from an
+    attribute read. The child reader is killed and the file reported, within the time limit."""
+    pytest.importorskip("h5py")
+    from bitops.io import keras
+
+    monkeypatch.setattr(keras, "HDF5_TIMEOUT_S", 2.0)
+    t0 = time.monotonic()
+    with pytest.raises(FormatError, match="did not finish|died"):
+        load(os.path.join(FIX, "bad", "hdf5_loops.h5"))
+    assert time.monotonic() - t0 < 10
