@@ -43,7 +43,7 @@ def load(path, batch=None):
         raise FormatError(f"{path}: reading {fmt} files needs {exc.name!r}, which is not installed") from exc
     except (RecursionError, MemoryError, OverflowError, ValueError, KeyError, IndexError, TypeError,
             AttributeError, OSError, ZeroDivisionError, EOFError, StopIteration, RuntimeError,
-            zipfile.BadZipFile) as exc:
+            NotImplementedError, zipfile.BadZipFile) as exc:
         raise FormatError(f"{path}: cannot read as {fmt} ({type(exc).__name__}: {exc})") from exc
     raise FormatError(f"{path}: no loader for format {fmt!r}")
 

@@ -24,7 +24,7 @@ def detect_format(path):
         try:
             with zipfile.ZipFile(path) as z:
                 names = z.namelist()
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError, RuntimeError) as exc:
             raise FormatError(f"{path}: damaged zip archive ({exc})") from exc
         if "config.json" in names and any(n.endswith(".weights.h5") for n in names):
             return "keras"

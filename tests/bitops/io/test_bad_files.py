@@ -169,21 +169,35 @@ def _mutations(data, rng, n):
         yield bytes(b)
 
 
-def _schema_npz(tmp_path):
-    import json
-
-    g = {"format": "bitops-graph", "version": 1, "inputs": [{"name": "x", "shape": [1, 2, 4, 4]}],
+def _schema_graph():
+    return {"format": "bitops-graph", "version": 1, "inputs": [{"name": "x", "shape": [1, 2, 4, 4]}],
          "outputs": ["y"], "layers": [
              {"op": "quant", "name": "q", "input": "x", "output": "xq", "bits": 2, "scale": 0.5},
              {"op": "conv", "name": "c", "input": "xq", "output": "y", "weight": "w", "padding": 1,
               "weight_quant": {"bipolar": True, "scale": 0.1}}]}
-    p = tmp_path / "schema.npz"
-    np.savez(p, __bitops_graph__=json.dumps(g), w=np.ones((3, 2, 3, 3), np.int8))
+
+
+def _schema_file(tmp_path, name):
+    """The same small schema model as .npz, .safetensors or a torch state dict."""
+    import json
+
+    g = json.dumps(_schema_graph())
+    w = np.ones((3, 2, 3, 3), np.int8)
+    p = tmp_path / name
+    if name.endswith(".npz"):
+        np.savez(p, __bitops_graph__=g, w=w)
+    elif name.endswith(".safetensors"):
+        st = pytest.importorskip("safetensors.numpy")
+        st.save_file({"w": w}, str(p), metadata={"__bitops_graph__": g})
+    else:
+        torch = pytest.importorskip("torch")
+        torch.save({"w": torch.from_numpy(w), "__bitops_graph__": g}, p)
     return str(p)
 
 
 @pytest.mark.parametrize("fixture", ["brevitas_mb_clean.onnx", "ort_qdq_s8.onnx", "ort_qop.onnx",
-                                     "brevitas_qcdq.onnx", "larq_mb.h5", "larq_mb.keras", "schema.npz"])
+                                     "brevitas_qcdq.onnx", "larq_mb.h5", "larq_mb.keras", "schema.npz",
+                                     "schema.safetensors", "schema.pt"])
 def test_fuzz_mutated_fixtures(tmp_path, fixture, monkeypatch):
     """Seeded, bounded: each mutant loads and runs, or raises FormatError; nothing else."""
     if fixture.startswith("larq"):
@@ -192,7 +206,7 @@ def test_fuzz_mutated_fixtures(tmp_path, fixture, monkeypatch):
 
         # some damaged HDF5 files make the HDF5 library loop: the child reader is killed after this
         monkeypatch.setattr(keras, "HDF5_TIMEOUT_S", 3.0)
-    src = _schema_npz(tmp_path) if fixture == "schema.npz" else os.path.join(FIX, fixture)
+    src = _schema_file(tmp_path, fixture) if fixture.startswith("schema") else os.path.join(FIX, fixture)
     data = open(src, "rb").read()
     rng = np.random.default_rng(1234)
     deadline = time.monotonic() + 6.0
