@@ -46,6 +46,17 @@ def test_matches_stored_trainer_output(model, io, key, backend):
     np.testing.assert_allclose(y, ref, rtol=0, atol=2e-6 * max(1.0, float(np.abs(ref).max())))
 
 
+@pytest.mark.parametrize("model,io", [("brevitas_mb.onnx", "brevitas_mb_io.npz"),
+                                      ("brevitas_res.onnx", "brevitas_res_io.npz"),
+                                      ("brevitas_qcdq.onnx", "brevitas_qcdq_io.npz")])
+def test_matches_the_brevitas_module_itself(model, io):
+    """Not only the export oracle: the PyTorch module's own forward pass (stored by the fixture script)."""
+    d = np.load(_fx(io))
+    ref = d["y_brevitas"]
+    y = load(_fx(model)).run(d["x"])
+    np.testing.assert_allclose(y, ref, rtol=0, atol=1e-5 * max(1.0, float(np.abs(ref).max())))
+
+
 def test_brevitas_every_intermediate_matches_qonnx_context():
     """Not only the output: each tensor qonnx's executor computed that our graph also holds."""
     d = np.load(_fx("brevitas_mb_io.npz"))
