@@ -60,6 +60,7 @@ cdef extern from "bitops.h" nogil:
     void bo_decode_e16(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int16_t *out)
     int bo_igemm_e16(const int16_t *a, const int16_t *w, int64_t rows, int64_t cols, int64_t kpad, int32_t *out)
     void bo_apply_output(const bo_output *t, const int32_t *acc, int64_t rows, int64_t cols)
+    int bo_iconv_e16(const bo_conv_args *c, const int16_t *x, const int16_t *w, int64_t cpad)
     double bo_roofline(int m, double seconds)
     const char *bo_roofline_method_name(int m)
 
@@ -324,4 +325,48 @@ def roofline(double seconds=0.2):
         if g > 0:
             out[bo_roofline_method_name(m).decode()] = g
         m += 1
+    return out
+
+
+def iconv_e16(const int16_t[:, ::1] x, const int16_t[:, ::1] w, tuple x_shape, tuple w_shape,
+              const int64_t[:, :, ::1] tap_sum, tuple stride, tuple dilation, tuple pad, tuple out_hw,
+              int64_t pad_value, object transform=None):
+    """Integer convolution on int16 E rows: x (B*H*W, cpad), w (O*KH*KW, cpad) -> int32 (B, OH, OW, O).
+
+    The caller guarantees every dot product fits int32."""
+    cdef bo_conv_args c
+    c.batch, c.in_h, c.in_w, c.in_c = x_shape
+    c.out_c, c.kh, c.kw = w_shape[0], w_shape[1], w_shape[2]
+    if x.shape[0] != c.batch * c.in_h * c.in_w or w.shape[0] != c.out_c * c.kh * c.kw:
+        raise ValueError("int16 rows do not match the convolution shapes")
+    if x.shape[1] != w.shape[1] or x.shape[1] % 16 or x.shape[1] < c.in_c:
+        raise ValueError("int16 rows must share a width that is a multiple of 16")
+    if (tap_sum.shape[0], tap_sum.shape[1], tap_sum.shape[2]) != (c.out_c, c.kh, c.kw):
+        raise ValueError("tap_sum must have shape (O, KH, KW)")
+    if min(stride[0], stride[1], dilation[0], dilation[1], out_hw[0], out_hw[1]) < 1 or min(pad[0], pad[1]) < 0:
+        raise ValueError("bad convolution geometry")
+    c.x = NULL
+    c.w = NULL
+    c.tap_sum = &tap_sum[0, 0, 0]
+    c.stride_h, c.stride_w = stride
+    c.dil_h, c.dil_w = dilation
+    c.pad_top, c.pad_left = pad
+    c.out_h, c.out_w = out_hw
+    c.nw = 0
+    c.pad_value = pad_value
+    c.a_planes = 0
+    c.w_planes = 0
+    c.out64 = 0
+    cdef bo_output t
+    cdef list keep = []
+    out = _prepare_output(transform, c.batch * c.out_h * c.out_w, c.out_c, &t, keep)
+    c.transform = &t if transform is not None else NULL
+    if out is None:
+        out = np.empty((c.batch, c.out_h, c.out_w, c.out_c), dtype=np.int32)
+    cdef cnp.ndarray o = out
+    c.out = cnp.PyArray_DATA(o)
+    cdef int status
+    with nogil:
+        status = bo_iconv_e16(&c, &x[0, 0], &w[0, 0], x.shape[1])
+    _check(status)
     return out

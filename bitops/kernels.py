@@ -56,6 +56,15 @@ def _gemm_plan(a_bits, w_bits, k):
             "accumulator": "int64" if out64 else "int32", "reason": reason}
 
 
+def _conv_plan(a_bits, w_bits, out64):
+    """A convolution takes the same branches-or-int16 decision as a GEMM of its reduction length."""
+    plan = _gemm_plan(a_bits, w_bits, 1)
+    if out64 and plan["method"] == "int16":
+        plan.update(method="branches", reason="int64 accumulator needed; the int16 path accumulates in int32")
+    plan["accumulator"] = "int64" if out64 else "int32"
+    return plan
+
+
 def explain(a, w=None, op="mbgemm"):
     """Which kernel a call takes and why, as a dict.
 
@@ -67,11 +76,9 @@ def explain(a, w=None, op="mbgemm"):
     else:
         a_bits, w_bits, k = a.bits, w.bits, a.k
     if op == "mbconv2d":
-        plan = {"kernel_path": _core.path_names()[_core.get_path()], "method": "branches",
-                "branch_pairs": a_bits * w_bits, "reason": "implicit GEMM over an indirection list"}
-        if not isinstance(a, tuple):
-            taps = w.shape[1] * w.shape[2]
-            plan["accumulator"] = "int64" if taps * w.k * e_max(a_bits) * e_max(w_bits) > 2**31 - 1 else "int32"
+        taps = 1 if isinstance(a, tuple) else w.shape[1] * w.shape[2]
+        plan = _conv_plan(a_bits, w_bits, taps * k * e_max(a_bits) * e_max(w_bits) > 2**31 - 1)
+        plan["reason"] += "; implicit GEMM over an indirection list of the taps (no im2col)"
         return plan
     if op != "mbgemm":
         raise ValueError(f"op must be 'mbgemm' or 'mbconv2d', got {op!r}")
@@ -225,6 +232,11 @@ def mbconv2d(x, w, stride=1, padding=0, dilation=1, pad_value=0, transform=None)
     out64 = taps * c * bound_e * e_max(w.bits) > 2**31 - 1
     spec = check_transform(transform, o)
     tap_sum = np.ascontiguousarray(w.row_sums(), dtype=np.int64)
-    out = _core.mbconv2d(x.planes, w.planes, c, tap_sum, geo.stride, geo.dilation, geo.pads[:2], geo.out_hw,
-                         pad_value, out64, False, spec)
+    plan = _conv_plan(x.bits, w.bits, out64)
+    if plan["method"] == "int16":
+        out = _core.iconv_e16(x.e16(), w.e16(), x.shape, w.shape, tap_sum, geo.stride, geo.dilation,
+                              geo.pads[:2], geo.out_hw, pad_value, spec)
+    else:
+        out = _core.mbconv2d(x.planes, w.planes, c, tap_sum, geo.stride, geo.dilation, geo.pads[:2], geo.out_hw,
+                             pad_value, out64, False, spec)
     return _finish(out, (x.shape[0],) + geo.out_hw, o, transform)

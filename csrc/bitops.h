@@ -123,6 +123,12 @@ typedef struct {
 int bo_mbconv2d(const bo_conv_args *args);
 int bo_mbconv2d_reference(const bo_conv_args *args);
 
+/* Integer convolution on int16 E rows: x is (batch*in_h*in_w) x cpad, w is
+ * (out_c*kh*kw) x cpad, cpad a multiple of 16; geometry, padding correction,
+ * output and transform as in bo_conv_args (x and w there are unused). Exact
+ * when the caller has checked that every dot product fits int32. */
+int bo_iconv_e16(const bo_conv_args *c, const int16_t *x, const int16_t *w, int64_t cpad);
+
 /* ---- CPU features and dispatch (cpu.c, dispatch.c) ---------------------- */
 
 typedef struct {

@@ -87,3 +87,25 @@ def test_conv_accumulator_switches_to_int64(kernel_path):
     out = bitops.mbconv2d(bitops.encode(qx, 8), bitops.encode(qw, 8))
     assert out.dtype == np.int64
     np.testing.assert_array_equal(out[0, 0, 0], [25 * 2000 * 255 * 255, -25 * 2000 * 255 * 255])
+
+
+@pytest.mark.parametrize("policy", ["never", "always"])
+@pytest.mark.parametrize("a_bits,w_bits", [(1, 1), (2, 3), (4, 4), (8, 8), (8, 1)])
+@pytest.mark.parametrize("pad_value", [0, 5])
+def test_integer_and_branch_convolutions_agree(policy, a_bits, w_bits, pad_value, kernel_path):
+    rng = np.random.default_rng(a_bits * 31 + w_bits)
+    qx = rng.integers(0, 2**a_bits, (2, 6, 8, 45))
+    qw = rng.integers(0, 2**w_bits, (7, 3, 3, 45))
+    expected = conv2d_nhwc(e_values(qx, a_bits), e_values(qw, w_bits), (1, 2), (1, 2, 1, 0), (2, 1), pad_value)
+    try:
+        bitops.set_integer_path(policy)
+        out = bitops.mbconv2d(bitops.encode(qx, a_bits), bitops.encode(qw, w_bits), stride=(1, 2),
+                              padding=(1, 2, 1, 0), dilation=(2, 1), pad_value=pad_value)
+        thr = np.sort(rng.integers(-500, 500, (7, 3)), axis=1)
+        nxt = bitops.mbconv2d(bitops.encode(qx, a_bits), bitops.encode(qw, w_bits), stride=(1, 2),
+                              padding=(1, 2, 1, 0), dilation=(2, 1), pad_value=pad_value,
+                              transform=bitops.Thresholds(thr, 2))
+    finally:
+        bitops.set_integer_path("auto")
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(nxt.codes(), (expected[..., None] >= thr).sum(-1))
