@@ -32,6 +32,20 @@ void bo_micro_scalar(BO_MICRO_ARGS);
 void bo_micro_avx2(BO_MICRO_ARGS);
 void bo_micro_avx512(BO_MICRO_ARGS);
 
+/* Sweep a panel of ncols W rows with TILE(VA, VW, ...) VW = 4 columns at a time,
+ * then the 1..3 left over; TILE writes sums[x * ncols + y]. Used inside a
+ * micro-kernel, whose BO_MICRO_ARGS are in scope. */
+#define BO_PANEL(TILE, VA)                                                                           \
+    do {                                                                                             \
+        int64_t y_ = 0;                                                                              \
+        for (; y_ + 4 <= ncols; y_ += 4) TILE(VA, 4, ntaps, nw, a, w + y_, w_tap_stride, sums + y_, ncols); \
+        switch (ncols - y_) {                                                                        \
+        case 3: TILE(VA, 3, ntaps, nw, a, w + y_, w_tap_stride, sums + y_, ncols); break;             \
+        case 2: TILE(VA, 2, ntaps, nw, a, w + y_, w_tap_stride, sums + y_, ncols); break;             \
+        case 1: TILE(VA, 1, ntaps, nw, a, w + y_, w_tap_stride, sums + y_, ncols); break;             \
+        }                                                                                            \
+    } while (0)
+
 int bo_mbgemm_fast(const bo_gemm_args *g, int path);
 int bo_mbconv2d_fast(const bo_conv_args *c, int path);
 

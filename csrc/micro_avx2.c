@@ -50,6 +50,23 @@ INLINE AVX2 void widen_row(const int VW, __m256i *acc, int64_t *total)
         acc[y] = _mm256_setzero_si256();
 }
 
+/* One vector step: VA A vectors against VW W vectors at word u (masked on the tail). */
+INLINE AVX2 void step(const int VA, const int VW, const uint64_t *const *ap, const uint64_t *const *wp, int64_t u,
+                      const int masked, __m256i mask, __m256i acc[BO_MICRO_VA][BO_MICRO_VW], __m256i lut,
+                      __m256i low)
+{
+    __m256i av[BO_MICRO_VA];
+    for (int x = 0; x < VA; ++x)
+        av[x] = masked ? _mm256_maskload_epi64((const long long *)(ap[x] + u), mask)
+                       : _mm256_loadu_si256((const __m256i *)(ap[x] + u));
+    for (int y = 0; y < VW; ++y) {
+        const __m256i wv = masked ? _mm256_maskload_epi64((const long long *)(wp[y] + u), mask)
+                                  : _mm256_loadu_si256((const __m256i *)(wp[y] + u));
+        for (int x = 0; x < VA; ++x)
+            acc[x][y] = _mm256_add_epi8(acc[x][y], popcount_bytes(_mm256_xor_si256(av[x], wv), lut, low));
+    }
+}
+
 INLINE AVX2 void tile(const int VA, const int VW, int64_t ntaps, int64_t nw, const uint64_t *const *a,
                       const uint64_t *const *w, int64_t w_tap_stride, int64_t *sums, int64_t ld)
 {
@@ -73,27 +90,10 @@ INLINE AVX2 void tile(const int VA, const int VW, int64_t ntaps, int64_t nw, con
                 wp[y] = w[y] + t * w_tap_stride;
             int64_t u = 0;
             for (; u < 4 * full; u += 4) {
-                __m256i av[BO_MICRO_VA];
-                for (int x = 0; x < VA; ++x)
-                    av[x] = _mm256_loadu_si256((const __m256i *)(ap[x] + u));
-                for (int y = 0; y < VW; ++y) {
-                    const __m256i wv = _mm256_loadu_si256((const __m256i *)(wp[y] + u));
-                    for (int x = 0; x < VA; ++x)
-                        acc[x][y] = _mm256_add_epi8(acc[x][y],
-                                                    popcount_bytes(_mm256_xor_si256(av[x], wv), lut, low));
-                }
+                step(VA, VW, ap, wp, u, 0, tail_mask, acc, lut, low);
             }
-            if (tail) {
-                __m256i av[BO_MICRO_VA];
-                for (int x = 0; x < VA; ++x)
-                    av[x] = _mm256_maskload_epi64((const long long *)(ap[x] + u), tail_mask);
-                for (int y = 0; y < VW; ++y) {
-                    const __m256i wv = _mm256_maskload_epi64((const long long *)(wp[y] + u), tail_mask);
-                    for (int x = 0; x < VA; ++x)
-                        acc[x][y] = _mm256_add_epi8(acc[x][y],
-                                                    popcount_bytes(_mm256_xor_si256(av[x], wv), lut, low));
-                }
-            }
+            if (tail)
+                step(VA, VW, ap, wp, u, 1, tail_mask, acc, lut, low);
         }
         for (int x = 0; x < VA; ++x) {
             int64_t row[BO_MICRO_VW] = {0};
@@ -119,15 +119,7 @@ INLINE AVX2 void tile(const int VA, const int VW, int64_t ntaps, int64_t nw, con
             left -= n;
             pending += (int)n;
             for (; n > 0; --n, u += 4) {
-                __m256i av[BO_MICRO_VA];
-                for (int x = 0; x < VA; ++x)
-                    av[x] = _mm256_loadu_si256((const __m256i *)(ap[x] + u));
-                for (int y = 0; y < VW; ++y) {
-                    const __m256i wv = _mm256_loadu_si256((const __m256i *)(wp[y] + u));
-                    for (int x = 0; x < VA; ++x)
-                        acc[x][y] = _mm256_add_epi8(acc[x][y],
-                                                    popcount_bytes(_mm256_xor_si256(av[x], wv), lut, low));
-                }
+                step(VA, VW, ap, wp, u, 0, tail_mask, acc, lut, low);
             }
             if (pending == MAX_PENDING) {
                 for (int x = 0; x < VA; ++x)
@@ -136,14 +128,7 @@ INLINE AVX2 void tile(const int VA, const int VW, int64_t ntaps, int64_t nw, con
             }
         }
         if (tail) {
-            __m256i av[BO_MICRO_VA];
-            for (int x = 0; x < VA; ++x)
-                av[x] = _mm256_maskload_epi64((const long long *)(ap[x] + u), tail_mask);
-            for (int y = 0; y < VW; ++y) {
-                const __m256i wv = _mm256_maskload_epi64((const long long *)(wp[y] + u), tail_mask);
-                for (int x = 0; x < VA; ++x)
-                    acc[x][y] = _mm256_add_epi8(acc[x][y], popcount_bytes(_mm256_xor_si256(av[x], wv), lut, low));
-            }
+            step(VA, VW, ap, wp, u, 1, tail_mask, acc, lut, low);
             if (++pending == MAX_PENDING) {
                 for (int x = 0; x < VA; ++x)
                     widen_row(VW, acc[x], total[x]);
@@ -158,24 +143,12 @@ INLINE AVX2 void tile(const int VA, const int VW, int64_t ntaps, int64_t nw, con
     }
 }
 
-/* One row pair (or single row) against the panel, VW columns at a time. */
-#define PANEL(VA)                                                                               \
-    do {                                                                                        \
-        int64_t y = 0;                                                                          \
-        for (; y + 4 <= ncols; y += 4) tile(VA, 4, ntaps, nw, a, w + y, w_tap_stride, sums + y, ncols); \
-        switch (ncols - y) {                                                                    \
-        case 3: tile(VA, 3, ntaps, nw, a, w + y, w_tap_stride, sums + y, ncols); break;          \
-        case 2: tile(VA, 2, ntaps, nw, a, w + y, w_tap_stride, sums + y, ncols); break;          \
-        case 1: tile(VA, 1, ntaps, nw, a, w + y, w_tap_stride, sums + y, ncols); break;          \
-        }                                                                                       \
-    } while (0)
-
 AVX2 void bo_micro_avx2(BO_MICRO_ARGS)
 {
     if (va == 2)
-        PANEL(2);
+        BO_PANEL(tile, 2);
     else if (va == 1)
-        PANEL(1);
+        BO_PANEL(tile, 1);
     else
         bo_micro_scalar(va, ncols, ntaps, nw, a, w, w_tap_stride, sums);
 }

@@ -54,24 +54,12 @@ INLINE AVX512 void tile(const int VA, const int VW, int64_t ntaps, int64_t nw, c
             sums[x * ld + y] = _mm512_reduce_add_epi64(acc[x][y]);
 }
 
-/* One row pair (or single row) against the panel, VW columns at a time. */
-#define PANEL(VA)                                                                               \
-    do {                                                                                        \
-        int64_t y = 0;                                                                          \
-        for (; y + 4 <= ncols; y += 4) tile(VA, 4, ntaps, nw, a, w + y, w_tap_stride, sums + y, ncols); \
-        switch (ncols - y) {                                                                    \
-        case 3: tile(VA, 3, ntaps, nw, a, w + y, w_tap_stride, sums + y, ncols); break;          \
-        case 2: tile(VA, 2, ntaps, nw, a, w + y, w_tap_stride, sums + y, ncols); break;          \
-        case 1: tile(VA, 1, ntaps, nw, a, w + y, w_tap_stride, sums + y, ncols); break;          \
-        }                                                                                       \
-    } while (0)
-
 AVX512 void bo_micro_avx512(BO_MICRO_ARGS)
 {
     if (va == 2)
-        PANEL(2);
+        BO_PANEL(tile, 2);
     else if (va == 1)
-        PANEL(1);
+        BO_PANEL(tile, 1);
     else
         bo_micro_scalar(va, ncols, ntaps, nw, a, w, w_tap_stride, sums);
 }
