@@ -4,7 +4,7 @@ Python layer (bitops/kernels.py, bitops/encoding.py); this module allocates
 outputs, releases the GIL and calls C. No logic lives here."""
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport uint8_t, uint64_t, int64_t, int16_t, int32_t
+from libc.stdint cimport uint8_t, uint64_t, int64_t, int16_t, int32_t, int8_t
 
 cnp.import_array()
 
@@ -61,6 +61,12 @@ cdef extern from "bitops.h" nogil:
     int bo_igemm_e16(const int16_t *a, const int16_t *w, int64_t rows, int64_t cols, int64_t kpad, int32_t *out)
     void bo_apply_output(const bo_output *t, const int32_t *acc, int64_t rows, int64_t cols)
     int bo_iconv_e16(const bo_conv_args *c, const int16_t *x, const int16_t *w, int64_t cpad)
+    void bo_decode_codes_u8(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int offset,
+                            int8_t *out)
+    int bo_igemm_u8s8(const int8_t *a, const int8_t *w, int64_t rows, int64_t cols, int64_t kpad, int swap,
+                      int32_t *out)
+    void bo_rowcol_affine(int32_t *d, int64_t rows, int64_t cols, int64_t mult, const int64_t *row_add,
+                          const int64_t *col_add)
     double bo_roofline(int m, double seconds)
     const char *bo_roofline_method_name(int m)
 
@@ -368,5 +374,37 @@ def iconv_e16(const int16_t[:, ::1] x, const int16_t[:, ::1] w, tuple x_shape, t
     cdef int status
     with nogil:
         status = bo_iconv_e16(&c, &x[0, 0], &w[0, 0], x.shape[1])
+    _check(status)
+    return out
+
+
+def decode_codes8(const uint64_t[:, :, ::1] planes, int64_t k, int offset):
+    """(bits, rows, nw) planes -> int8 (rows, kpad) of code - offset (as bytes), kpad = k rounded up to 32."""
+    cdef int bits = planes.shape[0]
+    cdef int64_t rows = planes.shape[1], kpad = (k + 31) // 32 * 32
+    _check_planes(bits, planes.shape[2], planes.shape[2], k)
+    out = np.empty((rows, kpad), dtype=np.int8)
+    cdef int8_t[:, ::1] o = out
+    with nogil:
+        bo_decode_codes_u8(&planes[0, 0, 0], bits, rows, k, kpad, offset, &o[0, 0])
+    return out
+
+
+def igemm_u8s8(const int8_t[:, ::1] a, const int8_t[:, ::1] w, bint swap, int64_t mult,
+               const int64_t[::1] row_add, const int64_t[::1] col_add):
+    """mult * (a . w, u8 x s8 or s8 x u8) + row_add[r] + col_add[n] -> int32 (R, N).
+
+    The caller guarantees the s8 side is re-centred to |s| <= 64 and the result fits int32."""
+    if a.shape[1] != w.shape[1] or a.shape[1] % 32 or a.shape[0] < 1 or w.shape[0] < 1:
+        raise ValueError("igemm_u8s8 needs non-empty operands with equal K, a multiple of 32")
+    if row_add.shape[0] != a.shape[0] or col_add.shape[0] != w.shape[0]:
+        raise ValueError("row_add / col_add do not match the operands")
+    out = np.empty((a.shape[0], w.shape[0]), dtype=np.int32)
+    cdef int32_t[:, ::1] o = out
+    cdef int status
+    with nogil:
+        status = bo_igemm_u8s8(&a[0, 0], &w[0, 0], a.shape[0], w.shape[0], a.shape[1], swap, &o[0, 0])
+        if status == 0:
+            bo_rowcol_affine(&o[0, 0], a.shape[0], w.shape[0], mult, &row_add[0], &col_add[0])
     _check(status)
     return out

@@ -39,7 +39,7 @@ class Encoded:
         Logical shape (*lead, k).
     """
 
-    __slots__ = ("_planes", "_k", "_bits", "_shape", "_row_sums", "_e16")
+    __slots__ = ("_planes", "_k", "_bits", "_shape", "_row_sums", "_e16", "_codes8")
 
     def __init__(self, planes, k, bits):
         bits = check_bits(bits)
@@ -59,6 +59,7 @@ class Encoded:
         self._shape = tuple(planes.shape[1:-1]) + (k,)
         self._row_sums = None
         self._e16 = None
+        self._codes8 = {}
 
     planes = property(lambda self: self._planes, doc="uint64 (bits, *lead, ceil(k/64)), read-only")
     k = property(lambda self: self._k, doc="length of the packed axis")
@@ -102,6 +103,13 @@ class Encoded:
             rows = int(np.prod(self.lead, dtype=np.int64))
             self._e16 = _core.decode_e16(self.planes.reshape(self.bits, rows, -1), self.k)
         return self._e16
+
+    def codes8(self, offset=0):
+        """Codes minus `offset` as int8 rows (rows, K rounded up to 32, zero-padded), for the 8-bit path (cached)."""
+        if offset not in self._codes8:
+            rows = int(np.prod(self.lead, dtype=np.int64))
+            self._codes8[offset] = _core.decode_codes8(self.planes.reshape(self.bits, rows, -1), self.k, offset)
+        return self._codes8[offset]
 
     def truncate(self, bits):
         """Keep the top `bits` branches: an Encoded whose E' satisfies E ~ 2^(M-bits) E'."""

@@ -19,19 +19,25 @@ from bitops.transforms import Thresholds, check_transform
 
 __all__ = ["bgemm", "mbgemm", "mbconv2d", "conv_geometry", "ConvGeometry", "explain", "set_integer_path"]
 
-# Branches cost Ma*Mw xor-popcounts per bit pair; the int16 path costs about
+# Branches cost Ma*Mw xor-popcounts per bit pair; the integer paths cost about
 # the same per MAC whatever the widths. On AVX2 the popcount path forms about
 # 128 bit-ops per cycle and vpmaddwd about 25-30 MACs, so branches win while
-# Ma*Mw stays below about 5 (measured by `bitops bench`).
+# Ma*Mw stays below about 5 (measured by `bitops bench`). The 8-bit path
+# (vpmaddubsw, twice the MACs per instruction) is exact when one operand has
+# at most 7 bits; W8A8 takes int16.
 INTEGER_PATH_MIN_PAIRS = 5
 _integer_policy = os.environ.get("BITOPS_INTEGER_PATH", "auto")
 
 
+INTEGER_POLICIES = ("auto", "never", "always", "int16")
+
+
 def set_integer_path(policy):
-    """'auto' (choose by bit widths), 'never' (always branches) or 'always' (int16 where exact)."""
+    """'auto' (choose by bit widths), 'never' (always branches), 'always' (an integer path
+    wherever exact) or 'int16' (always the int16 path, for testing)."""
     global _integer_policy
-    if policy not in ("auto", "never", "always"):
-        raise ValueError(f"policy must be 'auto', 'never' or 'always', got {policy!r}")
+    if policy not in INTEGER_POLICIES:
+        raise ValueError(f"policy must be one of {INTEGER_POLICIES}, got {policy!r}")
     _integer_policy = policy
 
 
@@ -46,10 +52,12 @@ def _gemm_plan(a_bits, w_bits, k):
         method, reason = "branches", "int64 accumulator needed; the int16 path accumulates in int32"
     elif _integer_policy == "never":
         method, reason = "branches", "integer path disabled (set_integer_path('never'))"
-    elif _integer_policy == "always" or pairs >= INTEGER_PATH_MIN_PAIRS:
-        method = "int16"
-        reason = (f"{pairs} branch pairs >= {INTEGER_PATH_MIN_PAIRS}: an int16 MAC per element beats "
+    elif _integer_policy in ("always", "int16") or pairs >= INTEGER_PATH_MIN_PAIRS:
+        method = "int8" if min(a_bits, w_bits) <= 7 and _integer_policy != "int16" else "int16"
+        reason = (f"{pairs} branch pairs >= {INTEGER_PATH_MIN_PAIRS}: an integer MAC per element beats "
                   f"{pairs} xor-popcounts" if _integer_policy == "auto" else "integer path forced")
+        reason += ("; one operand <= 7 bits, so u8 x s8 products cannot saturate" if method == "int8"
+                   else "; W8A8 needs int16 products")
     else:
         method, reason = "branches", f"{pairs} branch pairs < {INTEGER_PATH_MIN_PAIRS}: xor-popcount is cheaper"
     return {"kernel_path": path, "method": method, "branch_pairs": pairs,
@@ -57,8 +65,10 @@ def _gemm_plan(a_bits, w_bits, k):
 
 
 def _conv_plan(a_bits, w_bits, out64):
-    """A convolution takes the same branches-or-int16 decision as a GEMM of its reduction length."""
+    """A convolution takes the same branches-or-integer decision as a GEMM (its integer path is int16)."""
     plan = _gemm_plan(a_bits, w_bits, 1)
+    if plan["method"] == "int8":
+        plan.update(method="int16", reason=plan["reason"].split(";")[0] + "; convolutions use int16 products")
     if out64 and plan["method"] == "int16":
         plan.update(method="branches", reason="int64 accumulator needed; the int16 path accumulates in int32")
     plan["accumulator"] = "int64" if out64 else "int32"
@@ -134,11 +144,38 @@ def mbgemm(a, w, transform=None):
         out = _core.igemm_e16(a.e16(), w.e16())
         if spec is not None:
             out = _core.apply_output(out, spec)
+    elif plan["method"] == "int8":
+        out = _int8_gemm(a, w)
+        if spec is not None:
+            out = _core.apply_output(out, spec)
     else:
         rows = int(np.prod(a.lead, dtype=np.int64))
         out = _core.mbgemm(a.planes.reshape(a.bits, rows, -1), w.planes, a.k, plan["accumulator"] == "int64",
                            False, spec)
     return _finish(out, a.lead, w.shape[0], transform)
+
+
+def _int8_gemm(a, w):
+    """E_a . E_w from u8 x s8 products (csrc/igemm8.c): the narrower operand is re-centred
+    by h = 2^(bits-1) into s8, and 4 sum u_a u_w - 2 c_w sum u_a - 2 c_a sum u_w + K c_a c_w
+    is applied as mult 4 plus per-row and per-column terms."""
+    rows = int(np.prod(a.lead, dtype=np.int64))
+    ca, cw, k = e_max(a.bits), e_max(w.bits), a.k
+    sum_ua = (a.row_sums().reshape(rows) + ca * k) // 2
+    sum_uw = (w.row_sums() + cw * k) // 2
+    swap = w.bits > 7           # then a is the narrow (s8) side
+    if not swap:
+        h = 1 << (w.bits - 1)
+        ra, wa = a.codes8(0), w.codes8(h)
+        row_add = (4 * h - 2 * cw) * sum_ua
+        col_add = -2 * ca * sum_uw + k * ca * cw
+    else:
+        h = 1 << (a.bits - 1)
+        ra, wa = a.codes8(h), w.codes8(0)
+        row_add = -2 * cw * sum_ua + k * ca * cw
+        col_add = (4 * h - 2 * ca) * sum_uw
+    return _core.igemm_u8s8(ra, wa, swap, 4, np.ascontiguousarray(row_add, dtype=np.int64),
+                            np.ascontiguousarray(col_add, dtype=np.int64))
 
 
 class ConvGeometry:

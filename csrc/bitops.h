@@ -95,6 +95,16 @@ void bo_decode_e16(const uint64_t *planes, int bits, int64_t rows, int64_t k, in
 /* out[r][n] = sum_i a[r][i] w[n][i] over kpad (a multiple of 16) int16 values;
  * exact when the caller has checked that every dot product fits int32. */
 int bo_igemm_e16(const int16_t *a, const int16_t *w, int64_t rows, int64_t cols, int64_t kpad, int32_t *out);
+/* 8-bit path (igemm8.c): codes minus offset as int8 rows (rows x kpad, 0 past k). */
+void bo_decode_codes_u8(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int offset,
+                        int8_t *out);
+/* out[r][n] = sum_i a[r][i] w[n][i], a read as u8 and w as s8 (swap = 0) or the reverse;
+ * kpad a multiple of 32; exact when the s8 side is at most 7 bits re-centred (|s| <= 64). */
+int bo_igemm_u8s8(const int8_t *a, const int8_t *w, int64_t rows, int64_t cols, int64_t kpad, int swap,
+                  int32_t *out);
+/* d[r][n] = mult * d[r][n] + row_add[r] + col_add[n], computed in int64, stored int32. */
+void bo_rowcol_affine(int32_t *d, int64_t rows, int64_t cols, int64_t mult, const int64_t *row_add,
+                      const int64_t *col_add);
 /* Apply a transform to an int32 result of rows x cols (the integer path's output). */
 void bo_apply_output(const bo_output *t, const int32_t *acc, int64_t rows, int64_t cols);
 

@@ -87,7 +87,7 @@ def test_paths_agree_bit_for_bit_on_a_large_case():
         np.testing.assert_array_equal(out, expected, err_msg=path)
 
 
-@pytest.fixture(params=["never", "always"])
+@pytest.fixture(params=["never", "always", "int16"])
 def integer_policy(request):
     bitops.set_integer_path(request.param)
     yield request.param
@@ -103,7 +103,7 @@ def test_integer_path_and_branches_give_identical_results(rows, cols, k, a_bits,
     a, w = bitops.encode(qa, a_bits), bitops.encode(qw, w_bits)
     results = {}
     try:
-        for policy in ("never", "always", "auto"):
+        for policy in ("never", "always", "int16", "auto"):
             bitops.set_integer_path(policy)
             results[policy] = bitops.mbgemm(a, w)
     finally:
@@ -121,6 +121,8 @@ def test_explain_shows_the_choice(kernel_path):
         assert low["method"] == high["method"] == "branches"
     else:
         assert low["method"] == "branches" and high["method"] == "int16"
+        assert bitops.explain((4, 4, 1024))["method"] == "int8"
+        assert bitops.explain((8, 3, 1024))["method"] == "int8"
     assert bitops.explain((8, 8, 40000))["accumulator"] == "int64"
     assert bitops.explain((8, 8, 40000))["method"] == "branches"
 

@@ -21,7 +21,7 @@ def _random_thresholds(rng, channels, bits, spread):
     return np.sort(rng.integers(-spread, spread + 1, (channels, 2**bits - 1)), axis=1)
 
 
-@pytest.fixture(params=["never", "always"])
+@pytest.fixture(params=["never", "always", "int16"])
 def policy(request):
     bitops.set_integer_path(request.param)
     yield request.param
