@@ -21,6 +21,16 @@ def kernels_available():
     return all(hasattr(bitops, n) for n in ("QTensor", "qconv2d", "qlinear"))
 
 
+def weight_qtensor(wq, wspec):
+    """A layer's weight codes as the QTensor the kernels take (output channels on axis 0)."""
+    return _qtensor(wq, wspec, 0)
+
+
+def _weight(wq, wspec, layer):
+    """The weight QTensor: kept on the layer when there is one, so it is prepared once."""
+    return weight_qtensor(wq, wspec) if layer is None else layer.kernel_weight(weight_qtensor)
+
+
 def _qtensor(q, spec, axis):
     import bitops
 
@@ -50,32 +60,33 @@ def _affine_ints(q, spec, dtype=np.int64):
     return (q - spec.zero_point.astype(np.int64)).astype(dtype)
 
 
-def conv2d(xq, xspec, wq, wspec, bias, stride, padding, dilation, groups=1):
+def conv2d(xq, xspec, wq, wspec, bias, stride, padding, dilation, groups=1, layer=None):
     """Codes NHWC (N,H,W,C) x codes OHWI (O,kh,kw,C/g) -> float32 (N,Ho,Wo,O).
 
-    padding is (top, left, bottom, right) of real zeros.
+    padding is (top, left, bottom, right) of real zeros; `layer` (whose weight
+    wq is) keeps the weight prepared for the kernels between calls.
     """
     if groups == 1 and _kernel_ready(xspec, wspec):
-        return _conv_kernels(xq, xspec, wq, wspec, bias, stride, padding, dilation)
+        return _conv_kernels(xq, xspec, wq, wspec, bias, stride, padding, dilation, layer)
     return _conv_exact_numpy(xq, xspec, wq, wspec, bias, stride, padding, dilation, groups)
 
 
-def linear(xq, xspec, wq, wspec, bias):
-    """Codes (R,K) x codes (N,K) -> float32 (R,N)."""
+def linear(xq, xspec, wq, wspec, bias, layer=None):
+    """Codes (R,K) x codes (N,K) -> float32 (R,N); `layer` as in conv2d."""
     if _kernel_ready(xspec, wspec):
         import bitops
 
-        y = bitops.qlinear(_qtensor(xq, xspec, None), _qtensor(wq, wspec, 0),
+        y = bitops.qlinear(_qtensor(xq, xspec, None), _weight(wq, wspec, layer),
                            None if bias is None else np.asarray(bias, np.float64))
         return np.asarray(y, dtype=np.float32)
     return _conv_exact_numpy(xq[:, None, None, :], xspec, wq[:, None, None, :], wspec, bias,
                              (1, 1), (0, 0, 0, 0), (1, 1), 1)[:, 0, 0, :]
 
 
-def _conv_kernels(xq, xspec, wq, wspec, bias, stride, padding, dilation):
+def _conv_kernels(xq, xspec, wq, wspec, bias, stride, padding, dilation, layer):
     import bitops
 
-    y = bitops.qconv2d(_qtensor(xq, xspec, None), _qtensor(wq, wspec, 0),
+    y = bitops.qconv2d(_qtensor(xq, xspec, None), _weight(wq, wspec, layer),
                        None if bias is None else np.asarray(bias, np.float64),
                        stride=tuple(stride), padding=tuple(padding), dilation=tuple(dilation))
     return np.asarray(y, dtype=np.float32)
@@ -124,5 +135,5 @@ def accumulators(xq, xspec, wq, wspec, stride=(1, 1), padding=(0, 0, 0, 0), dila
         raise ValueError(f"accumulator bound {bound} is too wide for an exact float32 check")
     if not kernels_available():
         raise RuntimeError("bitops.qconv2d is not available")
-    y = _conv_kernels(xq, one_x, wq, one_w, None, stride, padding, dilation)
+    y = _conv_kernels(xq, one_x, wq, one_w, None, stride, padding, dilation, None)
     return np.rint(y).astype(np.int64)

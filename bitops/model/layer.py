@@ -30,6 +30,17 @@ class Layer:
     act_spec: object = None       # QuantSpec of the input activation when it is quantized
     out_spec: object = None       # QuantSpec of the output ('quant' layers, requantizing QLinear ops)
     attrs: dict = field(default_factory=dict)
+    # The weight prepared for the packed kernels (bitops.QTensor, its planes and
+    # sums), made once on first use; not part of the layer's description.
+    _kernel_weight: object = field(default=None, repr=False, compare=False)
+
+    def kernel_weight(self, make):
+        """The weight as the kernels take it: `make(weight, weight_spec)` on first use, then reused."""
+        cached = self._kernel_weight
+        if cached is None or cached[0] is not self.weight or cached[1] is not self.weight_spec:
+            cached = (self.weight, self.weight_spec, make(self.weight, self.weight_spec))
+            self._kernel_weight = cached
+        return cached[2]
 
     # -- precision --------------------------------------------------------------
     @property

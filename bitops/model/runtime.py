@@ -79,7 +79,7 @@ class Runtime:
             xq = x.q if isinstance(x, QValue) else layer.act_spec.quantize(self.real(x))
             xs = x.spec if isinstance(x, QValue) else layer.act_spec
             y = kernels.conv2d(xq, xs, layer.weight, layer.weight_spec, layer.bias, layer.stride,
-                               pad, layer.dilation, layer.groups)
+                               pad, layer.dilation, layer.groups, layer=layer)
         else:
             w = self._float_weight(layer)
             xr = self._float_input(layer, x)
@@ -99,7 +99,8 @@ class Runtime:
         if layer.quantized and self.backend == "kernels":
             xq = x.q if isinstance(x, QValue) else layer.act_spec.quantize(self.real(x))
             xs = x.spec if isinstance(x, QValue) else layer.act_spec
-            y = kernels.linear(xq.reshape(-1, xq.shape[-1]), xs, layer.weight, layer.weight_spec, layer.bias)
+            y = kernels.linear(xq.reshape(-1, xq.shape[-1]), xs, layer.weight, layer.weight_spec, layer.bias,
+                               layer=layer)
         else:
             w = self._float_weight(layer)
             xr = self._float_input(layer, x).reshape(-1, x.shape[-1])
