@@ -44,6 +44,7 @@ cdef extern from "bitops.h" nogil:
     int BO_PATH_COUNT
     void bo_pack_rows(const uint8_t *bits, int64_t rows, int64_t k, uint64_t *words)
     void bo_unpack_rows(const uint64_t *words, int64_t rows, int64_t k, uint8_t *bits)
+    void bo_decode_row(const uint64_t *planes, int nbits, int64_t rows, int64_t r, int64_t k, uint8_t *u)
     void bo_encode_rows(const uint8_t *codes, int64_t rows, int64_t k, int nbits, uint64_t *planes)
     int bo_mbgemm(const bo_gemm_args *g)
     int bo_mbgemm_reference(const bo_gemm_args *g)
@@ -57,7 +58,7 @@ cdef extern from "bitops.h" nogil:
     int bo_get_num_threads()
     void bo_set_num_threads(int n)
     int bo_has_openmp()
-    void bo_decode_e16(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int16_t *out)
+    int bo_decode_e16(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int16_t *out)
     int bo_igemm_e16(const int16_t *a, const int16_t *w, int64_t rows, int64_t cols, int64_t kpad, int32_t *out)
     void bo_apply_output(const bo_output *t, const int32_t *acc, int64_t rows, int64_t cols)
     int bo_iconv_e16(const bo_conv_args *c, const int16_t *x, const int16_t *w, int64_t cpad)
@@ -84,6 +85,19 @@ def pack_rows(const uint8_t[:, ::1] bits):
     cdef uint64_t[:, ::1] o = out
     with nogil:
         bo_pack_rows(&bits[0, 0], rows, k, &o[0, 0])
+    return out
+
+
+def decode_rows(const uint64_t[:, :, ::1] planes, int64_t k):
+    """(bits, rows, nw) planes -> uint8 codes (rows, k)."""
+    cdef int bits = planes.shape[0]
+    cdef int64_t rows = planes.shape[1], r
+    _check_planes(bits, planes.shape[2], planes.shape[2], k)
+    out = np.empty((rows, k), dtype=np.uint8)
+    cdef uint8_t[:, ::1] o = out
+    with nogil:
+        for r in range(rows):
+            bo_decode_row(&planes[0, 0, 0], bits, rows, r, k, &o[r, 0])
     return out
 
 
@@ -217,8 +231,10 @@ def decode_e16(const uint64_t[:, :, ::1] planes, int64_t k):
     _check_planes(bits, planes.shape[2], planes.shape[2], k)
     out = np.empty((rows, kpad), dtype=np.int16)
     cdef int16_t[:, ::1] o = out
+    cdef int status
     with nogil:
-        bo_decode_e16(&planes[0, 0, 0], bits, rows, k, kpad, &o[0, 0])
+        status = bo_decode_e16(&planes[0, 0, 0], bits, rows, k, kpad, &o[0, 0])
+    _check(status)
     return out
 
 

@@ -75,12 +75,11 @@ class Encoded:
 
     def codes(self):
         """The unsigned codes u, uint8 array of `shape`."""
-        rows = int(np.prod(self.lead, dtype=np.int64))
-        flat = self.planes.reshape(self.bits, rows, -1)
-        u = np.zeros((rows, self.k), dtype=np.uint8)
-        for i in range(self.bits):
-            u |= _core.unpack_rows(np.ascontiguousarray(flat[i]), self.k) << np.uint8(i)
-        return u.reshape(self.shape)
+        return _core.decode_rows(self._flat_planes(), self.k).reshape(self.shape)
+
+    def _flat_planes(self):
+        """planes as (bits, rows, words), rows = prod(lead)."""
+        return self.planes.reshape(self.bits, -1, self.planes.shape[-1])
 
     def values(self):
         """The odd integers E = 2u - (2^bits - 1), int64 array of `shape`."""
@@ -97,19 +96,30 @@ class Encoded:
             self._row_sums = (weights * (2 * ones - self.k)).sum(axis=0)
         return self._row_sums
 
-    def e16(self):
-        """E as int16 rows (rows, K rounded up to 16, zero-padded), for the integer path (cached)."""
-        if self._e16 is None:
-            rows = int(np.prod(self.lead, dtype=np.int64))
-            self._e16 = _core.decode_e16(self.planes.reshape(self.bits, rows, -1), self.k)
-        return self._e16
+    def e16(self, cache=True):
+        """E as int16 rows (rows, K rounded up to 16, zero-padded), for the int16 path.
 
-    def codes8(self, offset=0):
-        """Codes minus `offset` as int8 rows (rows, K rounded up to 32, zero-padded), for the 8-bit path (cached)."""
-        if offset not in self._codes8:
-            rows = int(np.prod(self.lead, dtype=np.int64))
-            self._codes8[offset] = _core.decode_codes8(self.planes.reshape(self.bits, rows, -1), self.k, offset)
-        return self._codes8[offset]
+        Cached when `cache` (the kernels cache a weight's, not an activation's,
+        which is new on every call).
+        """
+        if self._e16 is not None:
+            return self._e16
+        e16 = _core.decode_e16(self._flat_planes(), self.k)
+        if cache:
+            self._e16 = e16
+        return e16
+
+    def codes8(self, offset=0, cache=True):
+        """Codes minus `offset` as int8 rows (rows, K rounded up to 32, zero-padded), for the 8-bit path.
+
+        Cached per offset when `cache`, as e16.
+        """
+        if offset in self._codes8:
+            return self._codes8[offset]
+        codes = _core.decode_codes8(self._flat_planes(), self.k, offset)
+        if cache:
+            self._codes8[offset] = codes
+        return codes
 
     def truncate(self, bits):
         """Keep the top `bits` branches: an Encoded whose E' satisfies E ~ 2^(M-bits) E'."""

@@ -141,7 +141,7 @@ def mbgemm(a, w, transform=None):
     spec = check_transform(transform, w.shape[0])
     plan = _gemm_plan(a.bits, w.bits, a.k)
     if plan["method"] == "int16":
-        out = _core.igemm_e16(a.e16(), w.e16())
+        out = _core.igemm_e16(a.e16(cache=False), w.e16())
         if spec is not None:
             out = _core.apply_output(out, spec)
     elif plan["method"] == "int8":
@@ -166,12 +166,12 @@ def _int8_gemm(a, w):
     swap = w.bits > 7           # then a is the narrow (s8) side
     if not swap:
         h = 1 << (w.bits - 1)
-        ra, wa = a.codes8(0), w.codes8(h)
+        ra, wa = a.codes8(0, cache=False), w.codes8(h)
         row_add = (4 * h - 2 * cw) * sum_ua
         col_add = -2 * ca * sum_uw + k * ca * cw
     else:
         h = 1 << (a.bits - 1)
-        ra, wa = a.codes8(h), w.codes8(0)
+        ra, wa = a.codes8(h, cache=False), w.codes8(0)
         row_add = -2 * cw * sum_ua + k * ca * cw
         col_add = (4 * h - 2 * ca) * sum_uw
     return _core.igemm_u8s8(ra, wa, swap, 4, np.ascontiguousarray(row_add, dtype=np.int64),
@@ -271,7 +271,7 @@ def mbconv2d(x, w, stride=1, padding=0, dilation=1, pad_value=0, transform=None)
     tap_sum = np.ascontiguousarray(w.row_sums(), dtype=np.int64)
     plan = _conv_plan(x.bits, w.bits, out64)
     if plan["method"] == "int16":
-        out = _core.iconv_e16(x.e16(), w.e16(), x.shape, w.shape, tap_sum, geo.stride, geo.dilation,
+        out = _core.iconv_e16(x.e16(cache=False), w.e16(), x.shape, w.shape, tap_sum, geo.stride, geo.dilation,
                               geo.pads[:2], geo.out_hw, pad_value, spec)
     else:
         out = _core.mbconv2d(x.planes, w.planes, c, tap_sum, geo.stride, geo.dilation, geo.pads[:2], geo.out_hw,

@@ -49,6 +49,8 @@ static inline int64_t bo_words_for(int64_t k) { return (k + BO_WORD_BITS - 1) / 
 void bo_pack_rows(const uint8_t *bits, int64_t rows, int64_t k, uint64_t *words);
 /* words: rows x ceil(k/64) -> bits: rows x k bytes of 0/1. */
 void bo_unpack_rows(const uint64_t *words, int64_t rows, int64_t k, uint8_t *bits);
+/* The codes of row r (k values) from nbits planes of rows x ceil(k/64) words each. */
+void bo_decode_row(const uint64_t *planes, int nbits, int64_t rows, int64_t r, int64_t k, uint8_t *u);
 /* codes: rows x k unsigned codes < 2^nbits -> planes: nbits x rows x ceil(k/64). */
 void bo_encode_rows(const uint8_t *codes, int64_t rows, int64_t k, int nbits, uint64_t *planes);
 
@@ -91,7 +93,7 @@ int bo_mbgemm_reference(const bo_gemm_args *args); /* plain loops, always built 
 /* ---- integer path for high bit widths (igemm.c) ---------------------------- */
 
 /* planes (bits x rows x ceil(k/64)) -> int16 E values, rows x kpad, zero past k. */
-void bo_decode_e16(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int16_t *out);
+int bo_decode_e16(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int16_t *out);
 /* out[r][n] = sum_i a[r][i] w[n][i] over kpad (a multiple of 16) int16 values;
  * exact when the caller has checked that every dot product fits int32. */
 int bo_igemm_e16(const int16_t *a, const int16_t *w, int64_t rows, int64_t cols, int64_t kpad, int32_t *out);

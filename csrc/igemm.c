@@ -19,21 +19,27 @@
 #include "bitops.h"
 #include "output.h"
 
-void bo_decode_e16(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int16_t *out)
+int bo_decode_e16(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int16_t *out)
 {
-    const int64_t nw = bo_words_for(k);
     const int16_t emax = (int16_t)((1 << bits) - 1);
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-        int16_t *dst = out + r * kpad;
-        for (int64_t i = 0; i < k; ++i) {
-            int u = 0;
-            for (int m = 0; m < bits; ++m)
-                u |= (int)((planes[((int64_t)m * rows + r) * nw + i / 64] >> (i % 64)) & 1u) << m;
-            dst[i] = (int16_t)(2 * u - emax);
+    int failed = 0;
+#pragma omp parallel reduction(|| : failed)
+    {
+        uint8_t *u = malloc((size_t)k);
+        failed = !u;
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < rows; ++r) {
+            if (!u)
+                continue;
+            int16_t *dst = out + r * kpad;
+            bo_decode_row(planes, bits, rows, r, k, u);
+            for (int64_t i = 0; i < k; ++i)
+                dst[i] = (int16_t)(2 * u[i] - emax);
+            memset(dst + k, 0, sizeof(int16_t) * (size_t)(kpad - k));
         }
-        memset(dst + k, 0, sizeof(int16_t) * (size_t)(kpad - k));
+        free(u);
     }
+    return failed ? BO_ERR_NOMEM : BO_OK;
 }
 
 static void igemm_scalar(const int16_t *a, const int16_t *w, int64_t rows, int64_t cols, int64_t kpad, int32_t *out)

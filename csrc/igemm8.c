@@ -22,18 +22,15 @@
 void bo_decode_codes_u8(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int offset,
                         int8_t *out)
 {
-    const int64_t nw = bo_words_for(k);
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
         int8_t *dst = out + r * kpad;
-        for (int64_t i = 0; i < kpad; ++i) {
-            int u = 0;
-            if (i < k)
-                for (int m = 0; m < bits; ++m)
-                    u |= (int)((planes[((int64_t)m * rows + r) * nw + i / 64] >> (i % 64)) & 1u) << m;
-            /* past K both operands hold 0 after re-centring, so the padding adds nothing */
-            dst[i] = (int8_t)(uint8_t)(i < k ? u - offset : 0);
-        }
+        bo_decode_row(planes, bits, rows, r, k, (uint8_t *)dst);
+        for (int64_t i = 0; i < k; ++i)
+            dst[i] = (int8_t)(uint8_t)(((uint8_t *)dst)[i] - offset);
+        /* past K both operands hold 0 after re-centring, so the padding adds nothing */
+        for (int64_t i = k; i < kpad; ++i)
+            dst[i] = 0;
     }
 }
 

@@ -4,6 +4,8 @@
  * M-bit code u into planes is packing each bit-plane c_i of u, because the
  * branch b_i = 2 c_i - 1 is +1 exactly when the stored bit is 1.
  */
+#include <string.h>
+
 #include "bitops.h"
 
 void bo_pack_rows(const uint8_t *bits, int64_t rows, int64_t k, uint64_t *words)
@@ -23,12 +25,38 @@ void bo_pack_rows(const uint8_t *bits, int64_t rows, int64_t k, uint64_t *words)
     }
 }
 
+/* SPREAD[v]: byte j is bit j of v, so 8 bits of a plane land on 8 codes at once. */
+#define SPREAD1(v) ((((uint64_t)(v) >> 0) & 1) | ((((uint64_t)(v) >> 1) & 1) << 8) |           \
+                    ((((uint64_t)(v) >> 2) & 1) << 16) | ((((uint64_t)(v) >> 3) & 1) << 24) |   \
+                    ((((uint64_t)(v) >> 4) & 1) << 32) | ((((uint64_t)(v) >> 5) & 1) << 40) |   \
+                    ((((uint64_t)(v) >> 6) & 1) << 48) | ((((uint64_t)(v) >> 7) & 1) << 56))
+#define SPREAD4(v) SPREAD1(v), SPREAD1(v + 1), SPREAD1(v + 2), SPREAD1(v + 3)
+#define SPREAD16(v) SPREAD4(v), SPREAD4(v + 4), SPREAD4(v + 8), SPREAD4(v + 12)
+#define SPREAD64(v) SPREAD16(v), SPREAD16(v + 16), SPREAD16(v + 32), SPREAD16(v + 48)
+static const uint64_t SPREAD[256] = {SPREAD64(0), SPREAD64(64), SPREAD64(128), SPREAD64(192)};
+
+void bo_decode_row(const uint64_t *planes, int nbits, int64_t rows, int64_t r, int64_t k, uint8_t *u)
+{
+    const int64_t nw = bo_words_for(k), k8 = k / 8 * 8;
+    memset(u, 0, (size_t)k);
+    for (int m = 0; m < nbits; ++m) {
+        const uint64_t *src = planes + ((int64_t)m * rows + r) * nw;
+        for (int64_t i = 0; i < k8; i += 8) {   /* eight codes at a time */
+            const unsigned byte = (unsigned)(src[i / 64] >> (i % 64)) & 0xFFu;
+            uint64_t eight;
+            memcpy(&eight, u + i, 8);
+            eight |= SPREAD[byte] << m;
+            memcpy(u + i, &eight, 8);
+        }
+        for (int64_t i = k8; i < k; ++i)
+            u[i] |= (uint8_t)(((src[i / 64] >> (i % 64)) & 1u) << m);
+    }
+}
+
 void bo_unpack_rows(const uint64_t *words, int64_t rows, int64_t k, uint8_t *bits)
 {
-    const int64_t nw = bo_words_for(k);
     for (int64_t r = 0; r < rows; ++r)
-        for (int64_t i = 0; i < k; ++i)
-            bits[r * k + i] = (uint8_t)((words[r * nw + i / BO_WORD_BITS] >> (i % BO_WORD_BITS)) & 1u);
+        bo_decode_row(words, 1, rows, r, k, bits + r * k);
 }
 
 void bo_encode_rows(const uint8_t *codes, int64_t rows, int64_t k, int nbits, uint64_t *planes)
