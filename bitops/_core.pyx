@@ -59,7 +59,6 @@ cdef extern from "bitops.h" nogil:
     void bo_set_num_threads(int n)
     int bo_has_openmp()
     int bo_decode_e16(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int16_t *out)
-    int bo_igemm_e16(const int16_t *a, const int16_t *w, int64_t rows, int64_t cols, int64_t kpad, int32_t *out)
     void bo_apply_output(const bo_output *t, const int32_t *acc, int64_t rows, int64_t cols)
     int bo_iconv_e16(const bo_conv_args *c, const int16_t *x, const int16_t *w, int64_t cpad)
     void bo_decode_codes_u8(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int offset,
@@ -234,19 +233,6 @@ def decode_e16(const uint64_t[:, :, ::1] planes, int64_t k):
     cdef int status
     with nogil:
         status = bo_decode_e16(&planes[0, 0, 0], bits, rows, k, kpad, &o[0, 0])
-    _check(status)
-    return out
-
-
-def igemm_e16(const int16_t[:, ::1] a, const int16_t[:, ::1] w):
-    """int16 (R, kpad) x int16 (N, kpad) -> int32 (R, N); the caller guarantees no int32 overflow."""
-    if a.shape[1] != w.shape[1] or a.shape[1] % 16 or a.shape[0] < 1 or w.shape[0] < 1:
-        raise ValueError("igemm_e16 needs non-empty operands with equal K, a multiple of 16")
-    out = np.empty((a.shape[0], w.shape[0]), dtype=np.int32)
-    cdef int32_t[:, ::1] o = out
-    cdef int status
-    with nogil:
-        status = bo_igemm_e16(&a[0, 0], &w[0, 0], a.shape[0], w.shape[0], a.shape[1], &o[0, 0])
     _check(status)
     return out
 

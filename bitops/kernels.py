@@ -141,9 +141,12 @@ def mbgemm(a, w, transform=None):
     spec = check_transform(transform, w.shape[0])
     plan = _gemm_plan(a.bits, w.bits, a.k)
     if plan["method"] == "int16":
-        out = _core.igemm_e16(a.e16(cache=False), w.e16())
-        if spec is not None:
-            out = _core.apply_output(out, spec)
+        # a GEMM is a 1x1 convolution over `rows` images of 1x1 pixel
+        rows, n, k = int(np.prod(a.lead, dtype=np.int64)), w.shape[0], a.k
+        out = _core.iconv_e16(a.e16(cache=False), w.e16(), (rows, 1, 1, k), (n, 1, 1, k),
+                              w.row_sums().reshape(n, 1, 1), (1, 1), (1, 1), (0, 0), (1, 1), 0, spec)
+        if spec is None:
+            out = out.reshape(rows, n)
     elif plan["method"] == "int8":
         out = _int8_gemm(a, w)
         if spec is not None:

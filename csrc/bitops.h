@@ -94,9 +94,6 @@ int bo_mbgemm_reference(const bo_gemm_args *args); /* plain loops, always built 
 
 /* planes (bits x rows x ceil(k/64)) -> int16 E values, rows x kpad, zero past k. */
 int bo_decode_e16(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int16_t *out);
-/* out[r][n] = sum_i a[r][i] w[n][i] over kpad (a multiple of 16) int16 values;
- * exact when the caller has checked that every dot product fits int32. */
-int bo_igemm_e16(const int16_t *a, const int16_t *w, int64_t rows, int64_t cols, int64_t kpad, int32_t *out);
 /* 8-bit path (igemm8.c): codes minus offset as int8 rows (rows x kpad, 0 past k). */
 void bo_decode_codes_u8(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int offset,
                         int8_t *out);

@@ -10,12 +10,13 @@
  * product fits int32 (K (2^Ma - 1)(2^Mw - 1) <= INT32_MAX), so no lane can wrap.
  *
  * Decoding planes to int16 rows (E = sum_i 2^i (2 c_i - 1), 0 past K) is
- * O(rows * K) against the GEMM's O(rows * cols * K).
+ * O(rows * K) against the GEMM's O(rows * cols * K). A GEMM takes this path
+ * as a convolution with a 1x1 kernel over a rows x 1 image (bo_iconv_e16).
  */
-#include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "avx2.h"
 #include "bitops.h"
 #include "output.h"
 
@@ -40,89 +41,6 @@ int bo_decode_e16(const uint64_t *planes, int bits, int64_t rows, int64_t k, int
         free(u);
     }
     return failed ? BO_ERR_NOMEM : BO_OK;
-}
-
-static void igemm_scalar(const int16_t *a, const int16_t *w, int64_t rows, int64_t cols, int64_t kpad, int32_t *out)
-{
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; ++r)
-        for (int64_t n = 0; n < cols; ++n) {
-            int64_t s = 0;
-            for (int64_t i = 0; i < kpad; ++i)
-                s += (int32_t)a[r * kpad + i] * w[n * kpad + i];
-            out[r * cols + n] = (int32_t)s;
-        }
-}
-
-#define AVX2 __attribute__((target("avx2")))
-#define INLINE static inline __attribute__((always_inline))
-
-INLINE AVX2 int32_t hsum8(__m256i v)
-{
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    return _mm_cvtsi128_si32(s);
-}
-
-/* An MR x NR tile of dot products over kpad (a multiple of 16) int16 values. */
-INLINE AVX2 void itile(const int MR, const int NR, const int16_t *a, const int16_t *w, int64_t kpad,
-                       int64_t cols, int32_t *out)
-{
-    __m256i acc[4][3];
-    for (int r = 0; r < MR; ++r)
-        for (int n = 0; n < NR; ++n)
-            acc[r][n] = _mm256_setzero_si256();
-    for (int64_t i = 0; i < kpad; i += 16) {
-        __m256i av[4];
-        for (int r = 0; r < MR; ++r)
-            av[r] = _mm256_loadu_si256((const __m256i *)(a + r * kpad + i));
-        for (int n = 0; n < NR; ++n) {
-            const __m256i wv = _mm256_loadu_si256((const __m256i *)(w + n * kpad + i));
-            for (int r = 0; r < MR; ++r)
-                acc[r][n] = _mm256_add_epi32(acc[r][n], _mm256_madd_epi16(av[r], wv));
-        }
-    }
-    for (int r = 0; r < MR; ++r)
-        for (int n = 0; n < NR; ++n)
-            out[r * cols + n] = hsum8(acc[r][n]);
-}
-
-#define ROW_TILE(MR)                                                                   \
-    do {                                                                               \
-        int64_t n = 0;                                                                 \
-        for (; n + 3 <= cols; n += 3) itile(MR, 3, ar, w + n * kpad, kpad, cols, o + n); \
-        if (cols - n == 2) itile(MR, 2, ar, w + n * kpad, kpad, cols, o + n);           \
-        if (cols - n == 1) itile(MR, 1, ar, w + n * kpad, kpad, cols, o + n);           \
-    } while (0)
-
-static AVX2 void igemm_avx2(const int16_t *a, const int16_t *w, int64_t rows, int64_t cols, int64_t kpad,
-                            int32_t *out)
-{
-    const int64_t tiles = (rows + 3) / 4;
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < tiles; ++t) {
-        const int64_t r0 = t * 4, m = rows - r0 < 4 ? rows - r0 : 4;
-        const int16_t *ar = a + r0 * kpad;
-        int32_t *o = out + r0 * cols;
-        switch (m) {
-        case 4: ROW_TILE(4); break;
-        case 3: ROW_TILE(3); break;
-        case 2: ROW_TILE(2); break;
-        default: ROW_TILE(1); break;
-        }
-    }
-}
-
-int bo_igemm_e16(const int16_t *a, const int16_t *w, int64_t rows, int64_t cols, int64_t kpad, int32_t *out)
-{
-    if (kpad % 16)
-        return BO_ERR_ARG;
-    if (bo_get_path() >= BO_PATH_AVX2)
-        igemm_avx2(a, w, rows, cols, kpad, out);
-    else
-        igemm_scalar(a, w, rows, cols, kpad, out);
-    return BO_OK;
 }
 
 void bo_apply_output(const bo_output *t, const int32_t *acc, int64_t rows, int64_t cols)
@@ -159,7 +77,7 @@ INLINE AVX2 void iconv_tile(const int MR, const int NR, const int16_t *const *xr
         }
     for (int r = 0; r < MR; ++r)
         for (int n = 0; n < NR; ++n)
-            out[r * ld + n] = hsum8(acc[r][n]);
+            out[r * ld + n] = bo_hsum_epi32(acc[r][n]);
 }
 
 static void iconv_tile_scalar(int m, int n, const int16_t *const *xrows, int64_t ntaps, const int16_t *w,

@@ -14,8 +14,7 @@
  * D = sum u_wide s_narrow is formed here; the affine step above is
  * bo_rowcol_affine, applied in int64 (the caller checked the result fits int32).
  */
-#include <immintrin.h>
-
+#include "avx2.h"
 #include "bitops.h"
 #include "output.h"
 
@@ -32,17 +31,6 @@ void bo_decode_codes_u8(const uint64_t *planes, int bits, int64_t rows, int64_t 
         for (int64_t i = k; i < kpad; ++i)
             dst[i] = 0;
     }
-}
-
-#define AVX2 __attribute__((target("avx2")))
-#define INLINE static inline __attribute__((always_inline))
-
-INLINE AVX2 int32_t hsum8_32(__m256i v)
-{
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    return _mm_cvtsi128_si32(s);
 }
 
 /* MR x NR dot products; SWAP = 0: a is the u8 operand, 1: w is. */
@@ -68,7 +56,7 @@ INLINE AVX2 void tile8(const int MR, const int NR, const int SWAP, const int8_t 
     }
     for (int r = 0; r < MR; ++r)
         for (int n = 0; n < NR; ++n)
-            out[r * cols + n] = hsum8_32(acc[r][n]);
+            out[r * cols + n] = bo_hsum_epi32(acc[r][n]);
 }
 
 #define ROW8(MR, SWAP)                                                                                  \

@@ -10,12 +10,8 @@
  * The va x vw accumulators stay in registers while the words stream past, so
  * all branch pairs of a tile are formed from one load of each word.
  */
-#include <immintrin.h>
-
+#include "avx2.h"
 #include "kernels.h"
-
-#define AVX2 __attribute__((target("avx2,popcnt")))
-#define INLINE static inline __attribute__((always_inline))
 #define MAX_PENDING 31
 
 INLINE AVX2 __m256i popcount_bytes(__m256i v, __m256i lut, __m256i low)
