@@ -63,6 +63,16 @@ INLINE AVX2 void step(const int VA, const int VW, const uint64_t *const *ap, con
     }
 }
 
+/* The A and W rows under tap t (kernels.h: a is an indirection list, w strided by tap). */
+INLINE void tap_rows(const int VA, const int VW, const uint64_t *const *a, const uint64_t *const *w, int64_t ntaps,
+                     int64_t t, int64_t w_tap_stride, const uint64_t **ap, const uint64_t **wp)
+{
+    for (int x = 0; x < VA; ++x)
+        ap[x] = a[x * ntaps + t];
+    for (int y = 0; y < VW; ++y)
+        wp[y] = w[y] + t * w_tap_stride;
+}
+
 INLINE AVX2 void tile(const int VA, const int VW, int64_t ntaps, int64_t nw, const uint64_t *const *a,
                       const uint64_t *const *w, int64_t w_tap_stride, int64_t *sums, int64_t ld)
 {
@@ -80,10 +90,7 @@ INLINE AVX2 void tile(const int VA, const int VW, int64_t ntaps, int64_t nw, con
         /* Everything fits one byte-accumulation window: no widening until the end. */
         for (int64_t t = 0; t < ntaps; ++t) {
             const uint64_t *ap[BO_MICRO_VA], *wp[BO_MICRO_VW];
-            for (int x = 0; x < VA; ++x)
-                ap[x] = a[x * ntaps + t];
-            for (int y = 0; y < VW; ++y)
-                wp[y] = w[y] + t * w_tap_stride;
+            tap_rows(VA, VW, a, w, ntaps, t, w_tap_stride, ap, wp);
             int64_t u = 0;
             for (; u < 4 * full; u += 4) {
                 step(VA, VW, ap, wp, u, 0, tail_mask, acc, lut, low);
@@ -105,10 +112,7 @@ INLINE AVX2 void tile(const int VA, const int VW, int64_t ntaps, int64_t nw, con
 
     for (int64_t t = 0; t < ntaps; ++t) {
         const uint64_t *ap[BO_MICRO_VA], *wp[BO_MICRO_VW];
-        for (int x = 0; x < VA; ++x)
-            ap[x] = a[x * ntaps + t];
-        for (int y = 0; y < VW; ++y)
-            wp[y] = w[y] + t * w_tap_stride;
+        tap_rows(VA, VW, a, w, ntaps, t, w_tap_stride, ap, wp);
         int64_t u = 0;  /* in words; vectors are 4 words */
         for (int64_t left = full; left > 0;) {
             int64_t n = left < MAX_PENDING - pending ? left : MAX_PENDING - pending;
