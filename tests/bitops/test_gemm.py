@@ -9,18 +9,27 @@ K_VALUES = st.one_of(st.integers(1, 300), st.sampled_from([63, 64, 65, 127, 128,
 
 
 @given(st.integers(1, 9), st.integers(1, 9), K_VALUES, st.integers(1, 8), st.integers(1, 8), st.integers(0, 2**32 - 1))
-def test_mbgemm_matches_numpy_int64(rows, cols, k, a_bits, w_bits, seed):
+def test_mbgemm_matches_numpy_int64_on_every_path_and_method(rows, cols, k, a_bits, w_bits, seed):
+    """Every kernel path x every method (branches, 8-bit, int16, automatic) against numpy int64."""
     rng = np.random.default_rng(seed)
     qa = rng.integers(0, 2**a_bits, (rows, k))
     qw = rng.integers(0, 2**w_bits, (cols, k))
     expected = e_values(qa, a_bits) @ e_values(qw, w_bits).T
     a, w = bitops.encode(qa, a_bits), bitops.encode(qw, w_bits)
-    for path in bitops.available_kernel_paths():
-        bitops.set_kernel_path(path)
-        out = bitops.mbgemm(a, w)
-        assert out.shape == (rows, cols)
-        np.testing.assert_array_equal(out, expected, err_msg=f"path {path}")
-    bitops.set_kernel_path(bitops.available_kernel_paths()[-1])
+    try:
+        for path in bitops.available_kernel_paths():
+            bitops.set_kernel_path(path)
+            dtypes = set()
+            for policy in ("never", "always", "int16", "auto"):
+                bitops.set_integer_path(policy)
+                out = bitops.mbgemm(a, w)
+                assert out.shape == (rows, cols)
+                np.testing.assert_array_equal(out, expected, err_msg=f"path {path}, method {policy}")
+                dtypes.add(out.dtype)
+            assert len(dtypes) == 1, f"methods disagree on the accumulator type on path {path}"
+    finally:
+        bitops.set_kernel_path(bitops.available_kernel_paths()[-1])
+        bitops.set_integer_path("auto")
 
 
 @pytest.mark.parametrize("a_bits", range(1, 9))
@@ -92,25 +101,6 @@ def integer_policy(request):
     bitops.set_integer_path(request.param)
     yield request.param
     bitops.set_integer_path("auto")
-
-
-@given(st.integers(1, 9), st.integers(1, 9), K_VALUES, st.integers(1, 8), st.integers(1, 8), st.integers(0, 2**32 - 1))
-def test_integer_path_and_branches_give_identical_results(rows, cols, k, a_bits, w_bits, seed):
-    rng = np.random.default_rng(seed)
-    qa = rng.integers(0, 2**a_bits, (rows, k))
-    qw = rng.integers(0, 2**w_bits, (cols, k))
-    expected = e_values(qa, a_bits) @ e_values(qw, w_bits).T
-    a, w = bitops.encode(qa, a_bits), bitops.encode(qw, w_bits)
-    results = {}
-    try:
-        for policy in ("never", "always", "int16", "auto"):
-            bitops.set_integer_path(policy)
-            results[policy] = bitops.mbgemm(a, w)
-    finally:
-        bitops.set_integer_path("auto")
-    for policy, out in results.items():
-        np.testing.assert_array_equal(out, expected, err_msg=policy)
-        assert out.dtype == results["never"].dtype
 
 
 def test_explain_shows_the_choice(kernel_path):
