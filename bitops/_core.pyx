@@ -58,15 +58,18 @@ cdef extern from "bitops.h" nogil:
     int bo_get_num_threads()
     void bo_set_num_threads(int n)
     int bo_has_openmp()
-    int bo_decode_e16(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int16_t *out)
-    void bo_apply_output(const bo_output *t, const int32_t *acc, int64_t rows, int64_t cols)
-    int bo_iconv_e16(const bo_conv_args *c, const int16_t *x, const int16_t *w, int64_t cpad)
-    void bo_decode_codes_u8(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int offset,
-                            int8_t *out)
-    int bo_igemm_u8s8(const int8_t *a, const int8_t *w, int64_t rows, int64_t cols, int64_t kpad, int swap,
-                      int32_t *out)
-    void bo_rowcol_affine(int32_t *d, int64_t rows, int64_t cols, int64_t mult, const int64_t *row_add,
-                          const int64_t *col_add)
+    void bo_decode_codes(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, uint8_t *out)
+    ctypedef struct bo_q_args:
+        int kind
+        int64_t period
+        const uint8_t *x
+        int64_t cpad
+        const void *w
+        int64_t c_a
+    int64_t bo_q_packed_weight_bytes(int kind, int64_t n, int64_t ktot)
+    int bo_q_pack_weights(const uint64_t *planes, int bits, int64_t n, int64_t taps, int64_t c, int64_t cpad,
+                          int kind, void *out)
+    int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
     double bo_roofline(int m, double seconds)
     const char *bo_roofline_method_name(int m)
 
@@ -173,16 +176,6 @@ cdef object _prepare_output(object transform, int64_t rows, int64_t cols, bo_out
     return out
 
 
-def apply_output(const int32_t[:, ::1] acc, object transform):
-    """Apply a transform spec to an int32 result (the integer path's output)."""
-    cdef bo_output t
-    cdef list keep = []
-    out = _prepare_output(transform, acc.shape[0], acc.shape[1], &t, keep)
-    with nogil:
-        bo_apply_output(&t, &acc[0, 0], acc.shape[0], acc.shape[1])
-    return out
-
-
 def _check_planes(int planes, int64_t nw_a, int64_t nw_w, int64_t k):
     # Last line of defence: the C loops trust these, so a mismatch must never reach them.
     if not 1 <= planes <= 8:
@@ -219,20 +212,6 @@ def mbgemm(const uint64_t[:, :, ::1] a, const uint64_t[:, :, ::1] w, int64_t k, 
     cdef int status
     with nogil:
         status = bo_mbgemm_reference(&g) if reference else bo_mbgemm(&g)
-    _check(status)
-    return out
-
-
-def decode_e16(const uint64_t[:, :, ::1] planes, int64_t k):
-    """(bits, rows, nw) planes -> int16 (rows, kpad) E values, kpad = k rounded up to 16."""
-    cdef int bits = planes.shape[0]
-    cdef int64_t rows = planes.shape[1], kpad = (k + 15) // 16 * 16
-    _check_planes(bits, planes.shape[2], planes.shape[2], k)
-    out = np.empty((rows, kpad), dtype=np.int16)
-    cdef int16_t[:, ::1] o = out
-    cdef int status
-    with nogil:
-        status = bo_decode_e16(&planes[0, 0, 0], bits, rows, k, kpad, &o[0, 0])
     _check(status)
     return out
 
@@ -336,23 +315,63 @@ def roofline(double seconds=0.2):
     return out
 
 
-def iconv_e16(const int16_t[:, ::1] x, const int16_t[:, ::1] w, tuple x_shape, tuple w_shape,
-              const int64_t[:, :, ::1] tap_sum, tuple stride, tuple dilation, tuple pad, tuple out_hw,
-              int64_t pad_value, object transform=None):
-    """Integer convolution on int16 E rows: x (B*H*W, cpad), w (O*KH*KW, cpad) -> int32 (B, OH, OW, O).
+def decode_codes(const uint64_t[:, :, ::1] planes, int64_t k, int64_t kpad):
+    """(bits, rows, nw) planes -> uint8 (rows, kpad) codes, 0 past k."""
+    cdef int bits = planes.shape[0]
+    cdef int64_t rows = planes.shape[1]
+    _check_planes(bits, planes.shape[2], planes.shape[2], k)
+    if kpad < k:
+        raise ValueError(f"kpad={kpad} is shorter than k={k}")
+    out = np.empty((rows, kpad), dtype=np.uint8)
+    if rows == 0:
+        return out
+    cdef uint8_t[:, ::1] o = out
+    with nogil:
+        bo_decode_codes(&planes[0, 0, 0], bits, rows, k, kpad, &o[0, 0])
+    return out
+
+
+def q_pack_weights(const uint64_t[:, :, ::1] planes, int64_t n, int64_t taps, int64_t c, int64_t cpad, int kind):
+    """(bits, n*taps, nw) weight planes -> the packed panels of the integer path (csrc/qgemm.c), uint8 bytes."""
+    cdef int bits = planes.shape[0]
+    _check_planes(bits, planes.shape[2], planes.shape[2], c)
+    if planes.shape[1] != n * taps or n < 1 or taps < 1 or cpad % 4 or cpad < c or not 0 <= kind <= 2:
+        raise ValueError("q_pack_weights: planes do not match n, taps, c, cpad or kind")
+    out = np.empty(bo_q_packed_weight_bytes(kind, n, taps * cpad), dtype=np.uint8)
+    cdef uint8_t[::1] o = out
+    cdef int status
+    with nogil:
+        status = bo_q_pack_weights(&planes[0, 0, 0], bits, n, taps, c, cpad, kind, &o[0])
+    _check(status)
+    return out
+
+
+def qconv(const uint8_t[:, ::1] x, const uint8_t[::1] wpack, int kind, int64_t period, int64_t c_a,
+          tuple x_shape, tuple w_shape, const int64_t[:, :, ::1] tap_sum, tuple stride, tuple dilation, tuple pad,
+          tuple out_hw, int64_t pad_value, object transform=None):
+    """Integer-path convolution: x codes (B*H*W, cpad), wpack from q_pack_weights -> int32 (B, OH, OW, O).
 
     The caller guarantees every dot product fits int32."""
     cdef bo_conv_args c
+    cdef bo_q_args q
     c.batch, c.in_h, c.in_w, c.in_c = x_shape
     c.out_c, c.kh, c.kw = w_shape[0], w_shape[1], w_shape[2]
-    if x.shape[0] != c.batch * c.in_h * c.in_w or w.shape[0] != c.out_c * c.kh * c.kw:
-        raise ValueError("int16 rows do not match the convolution shapes")
-    if x.shape[1] != w.shape[1] or x.shape[1] % 16 or x.shape[1] < c.in_c:
-        raise ValueError("int16 rows must share a width that is a multiple of 16")
+    if x.shape[0] != c.batch * c.in_h * c.in_w or x.shape[1] % 4 or x.shape[1] < c.in_c or x.shape[0] < 1:
+        raise ValueError("activation codes do not match the convolution shapes")
+    if wpack.shape[0] != bo_q_packed_weight_bytes(kind, c.out_c, c.kh * c.kw * x.shape[1]):
+        raise ValueError("packed weights do not match the convolution shapes")
     if (tap_sum.shape[0], tap_sum.shape[1], tap_sum.shape[2]) != (c.out_c, c.kh, c.kw):
         raise ValueError("tap_sum must have shape (O, KH, KW)")
     if min(stride[0], stride[1], dilation[0], dilation[1], out_hw[0], out_hw[1]) < 1 or min(pad[0], pad[1]) < 0:
         raise ValueError("bad convolution geometry")
+    if not 0 <= kind <= 2 or period < 1 or c_a < 1:
+        raise ValueError("bad integer-path kernel arguments")
+    q.kind = kind
+    q.period = period
+    q.x = &x[0, 0]
+    q.cpad = x.shape[1]
+    q.w = &wpack[0]
+    q.c_a = c_a
     c.x = NULL
     c.w = NULL
     c.tap_sum = &tap_sum[0, 0, 0]
@@ -375,38 +394,6 @@ def iconv_e16(const int16_t[:, ::1] x, const int16_t[:, ::1] w, tuple x_shape, t
     c.out = cnp.PyArray_DATA(o)
     cdef int status
     with nogil:
-        status = bo_iconv_e16(&c, &x[0, 0], &w[0, 0], x.shape[1])
-    _check(status)
-    return out
-
-
-def decode_codes8(const uint64_t[:, :, ::1] planes, int64_t k, int offset):
-    """(bits, rows, nw) planes -> int8 (rows, kpad) of code - offset (as bytes), kpad = k rounded up to 32."""
-    cdef int bits = planes.shape[0]
-    cdef int64_t rows = planes.shape[1], kpad = (k + 31) // 32 * 32
-    _check_planes(bits, planes.shape[2], planes.shape[2], k)
-    out = np.empty((rows, kpad), dtype=np.int8)
-    cdef int8_t[:, ::1] o = out
-    with nogil:
-        bo_decode_codes_u8(&planes[0, 0, 0], bits, rows, k, kpad, offset, &o[0, 0])
-    return out
-
-
-def igemm_u8s8(const int8_t[:, ::1] a, const int8_t[:, ::1] w, bint swap, int64_t mult,
-               const int64_t[::1] row_add, const int64_t[::1] col_add):
-    """mult * (a . w, u8 x s8 or s8 x u8) + row_add[r] + col_add[n] -> int32 (R, N).
-
-    The caller guarantees the s8 side is re-centred to |s| <= 64 and the result fits int32."""
-    if a.shape[1] != w.shape[1] or a.shape[1] % 32 or a.shape[0] < 1 or w.shape[0] < 1:
-        raise ValueError("igemm_u8s8 needs non-empty operands with equal K, a multiple of 32")
-    if row_add.shape[0] != a.shape[0] or col_add.shape[0] != w.shape[0]:
-        raise ValueError("row_add / col_add do not match the operands")
-    out = np.empty((a.shape[0], w.shape[0]), dtype=np.int32)
-    cdef int32_t[:, ::1] o = out
-    cdef int status
-    with nogil:
-        status = bo_igemm_u8s8(&a[0, 0], &w[0, 0], a.shape[0], w.shape[0], a.shape[1], swap, &o[0, 0])
-        if status == 0:
-            bo_rowcol_affine(&o[0, 0], a.shape[0], w.shape[0], mult, &row_add[0], &col_add[0])
+        status = bo_qconv(&c, &q)
     _check(status)
     return out

@@ -39,7 +39,7 @@ class Encoded:
         Logical shape (*lead, k).
     """
 
-    __slots__ = ("_planes", "_k", "_bits", "_shape", "_row_sums", "_e16", "_codes8")
+    __slots__ = ("_planes", "_k", "_bits", "_shape", "_row_sums", "_packed")
 
     def __init__(self, planes, k, bits):
         bits = check_bits(bits)
@@ -58,8 +58,7 @@ class Encoded:
         self._bits = bits
         self._shape = tuple(planes.shape[1:-1]) + (k,)
         self._row_sums = None
-        self._e16 = None
-        self._codes8 = {}
+        self._packed = {}
 
     planes = property(lambda self: self._planes, doc="uint64 (bits, *lead, ceil(k/64)), read-only")
     k = property(lambda self: self._k, doc="length of the packed axis")
@@ -96,30 +95,15 @@ class Encoded:
             self._row_sums = (weights * (2 * ones - self.k)).sum(axis=0)
         return self._row_sums
 
-    def e16(self, cache=True):
-        """E as int16 rows (rows, K rounded up to 16, zero-padded), for the int16 path.
-
-        Cached when `cache` (the kernels cache a weight's, not an activation's,
-        which is new on every call).
-        """
-        if self._e16 is not None:
-            return self._e16
-        e16 = _core.decode_e16(self._flat_planes(), self.k)
-        if cache:
-            self._e16 = e16
-        return e16
-
-    def codes8(self, offset=0, cache=True):
-        """Codes minus `offset` as int8 rows (rows, K rounded up to 32, zero-padded), for the 8-bit path.
-
-        Cached per offset when `cache`, as e16.
-        """
-        if offset in self._codes8:
-            return self._codes8[offset]
-        codes = _core.decode_codes8(self._flat_planes(), self.k, offset)
-        if cache:
-            self._codes8[offset] = codes
-        return codes
+    def integer_weights(self, kind):
+        """This tensor as the weights of the integer path's kernel `kind` (csrc/qgemm.c):
+        rows (n, *taps) of k values s = u - 2^(bits-1), packed into panels of 16 rows
+        of the first axis. Cached: a weight tensor is packed once and reused."""
+        if kind not in self._packed:
+            n = self.shape[0]
+            taps = int(np.prod(self.shape[1:-1], dtype=np.int64))
+            self._packed[kind] = _core.q_pack_weights(self._flat_planes(), n, taps, self.k, -(-self.k // 4) * 4, kind)
+        return self._packed[kind]
 
     def truncate(self, bits):
         """Keep the top `bits` branches: an Encoded whose E' satisfies E ~ 2^(M-bits) E'."""

@@ -19,17 +19,34 @@ from bitops.transforms import Thresholds, check_transform
 
 __all__ = ["bgemm", "mbgemm", "mbconv2d", "conv_geometry", "ConvGeometry", "explain", "set_integer_path"]
 
-# Branches cost Ma*Mw xor-popcounts per bit pair; the integer paths cost about
-# the same per MAC whatever the widths. On AVX2 the popcount path forms about
-# 128 bit-ops per cycle and vpmaddwd about 25-30 MACs, so branches win while
-# Ma*Mw stays below about 5 (measured by `bitops bench`). The 8-bit path
-# (vpmaddubsw, twice the MACs per instruction) is exact when one operand has
-# at most 7 bits; W8A8 takes int16.
-INTEGER_PATH_MIN_PAIRS = 5
+# Branches cost Ma*Mw xor-popcounts per bit pair; the integer path (csrc/qgemm.c)
+# costs about the same per MAC whatever the widths. On AVX2 the popcount path
+# forms about 60 bit-ops per cycle in a GEMM, the integer path's u8 x s8 kernel
+# with int16 sums about 55 MACs, so branches win only for W1A1 (`bitops bench
+# --bits all` measures the crossing).
+INTEGER_PATH_MIN_PAIRS = 2
 _integer_policy = os.environ.get("BITOPS_INTEGER_PATH", "auto")
 
-
+# Integer-path kernels (csrc/qgemm.c), by how large a u8 x s8 pair of products can grow.
+Q_ACC16, Q_U8, Q_I16 = 0, 1, 2
 INTEGER_POLICIES = ("auto", "never", "always", "int16")
+
+
+def integer_kernel(a_bits, w_bits, force_int16=False):
+    """(kind, period, description) of the integer kernel for Ma-bit activations and Mw-bit weights.
+
+    Activations enter as codes u in [0, 2^Ma - 1] and weights as s = (E - 1)/2 in
+    [-2^(Mw-1), 2^(Mw-1) - 1]; vpmaddubsw adds two such products into a saturating
+    int16, so the largest pair p = (2^Ma - 1) 2^Mw decides how long int16 sums may run.
+    """
+    pair = ((1 << a_bits) - 1) << w_bits
+    if force_int16 or pair > 32767:
+        return Q_I16, 1, "int16 x int16 products (vpmaddwd): a u8 x s8 pair could saturate int16"
+    if pair > 16383:
+        return Q_U8, 1, f"u8 x s8 products (vpmaddubsw), widened to int32 every step (pairs reach {pair})"
+    period = 32767 // pair
+    return Q_ACC16, period, (f"u8 x s8 products (vpmaddubsw) summed in int16 for {period} steps of 4, "
+                             f"then widened (pairs reach {pair})")
 
 
 def set_integer_path(policy):
@@ -46,31 +63,32 @@ def _gemm_plan(a_bits, w_bits, k):
     out64 = accumulator_needs_int64(k, a_bits, w_bits)
     path = _core.path_names()[_core.get_path()]
     pairs = a_bits * w_bits
+    plan = {"kernel_path": path, "branch_pairs": pairs, "accumulator": "int64" if out64 else "int32"}
     if path == "reference":
         method, reason = "branches", "reference path: plain loops over every branch pair"
     elif out64:
-        method, reason = "branches", "int64 accumulator needed; the int16 path accumulates in int32"
+        method, reason = "branches", "int64 accumulator needed; the integer path accumulates in int32"
     elif _integer_policy == "never":
         method, reason = "branches", "integer path disabled (set_integer_path('never'))"
     elif _integer_policy in ("always", "int16") or pairs >= INTEGER_PATH_MIN_PAIRS:
-        method = "int8" if min(a_bits, w_bits) <= 7 and _integer_policy != "int16" else "int16"
+        kind, period, how = integer_kernel(a_bits, w_bits, force_int16=_integer_policy == "int16")
+        method = "int16" if kind == Q_I16 else "int8"
         reason = (f"{pairs} branch pairs >= {INTEGER_PATH_MIN_PAIRS}: an integer MAC per element beats "
                   f"{pairs} xor-popcounts" if _integer_policy == "auto" else "integer path forced")
-        reason += ("; one operand <= 7 bits, so u8 x s8 products cannot saturate" if method == "int8"
-                   else "; W8A8 needs int16 products")
+        reason += "; " + how
+        plan.update(integer_kernel=kind, period=period)
     else:
-        method, reason = "branches", f"{pairs} branch pairs < {INTEGER_PATH_MIN_PAIRS}: xor-popcount is cheaper"
-    return {"kernel_path": path, "method": method, "branch_pairs": pairs,
-            "accumulator": "int64" if out64 else "int32", "reason": reason}
+        method, reason = "branches", f"{pairs} branch pair < {INTEGER_PATH_MIN_PAIRS}: xor-popcount is cheaper"
+    plan.update(method=method, reason=reason)
+    return plan
 
 
 def _conv_plan(a_bits, w_bits, out64):
-    """A convolution takes the same branches-or-integer decision as a GEMM (its integer path is int16)."""
+    """A convolution takes the same branches-or-integer decision as a GEMM."""
     plan = _gemm_plan(a_bits, w_bits, 1)
-    if plan["method"] == "int8":
-        plan.update(method="int16", reason=plan["reason"].split(";")[0] + "; convolutions use int16 products")
-    if out64 and plan["method"] == "int16":
-        plan.update(method="branches", reason="int64 accumulator needed; the int16 path accumulates in int32")
+    if out64 and plan["method"] != "branches":
+        plan = {k: v for k, v in plan.items() if k not in ("integer_kernel", "period")}
+        plan.update(method="branches", reason="int64 accumulator needed; the integer path accumulates in int32")
     plan["accumulator"] = "int64" if out64 else "int32"
     return plan
 
@@ -140,45 +158,27 @@ def mbgemm(a, w, transform=None):
         raise ValueError(f"K mismatch: a has K={a.k}, w has K={w.k}")
     spec = check_transform(transform, w.shape[0])
     plan = _gemm_plan(a.bits, w.bits, a.k)
-    if plan["method"] == "int16":
+    rows = int(np.prod(a.lead, dtype=np.int64))
+    if plan["method"] != "branches":
         # a GEMM is a 1x1 convolution over `rows` images of 1x1 pixel
-        rows, n, k = int(np.prod(a.lead, dtype=np.int64)), w.shape[0], a.k
-        out = _core.iconv_e16(a.e16(cache=False), w.e16(), (rows, 1, 1, k), (n, 1, 1, k),
-                              w.row_sums().reshape(n, 1, 1), (1, 1), (1, 1), (0, 0), (1, 1), 0, spec)
+        n, k = w.shape[0], a.k
+        out = _integer_conv(plan, a, w, (rows, 1, 1, k), (n, 1, 1, k), w.row_sums().reshape(n, 1, 1),
+                            (1, 1), (1, 1), (0, 0), (1, 1), 0, spec)
         if spec is None:
             out = out.reshape(rows, n)
-    elif plan["method"] == "int8":
-        out = _int8_gemm(a, w)
-        if spec is not None:
-            out = _core.apply_output(out, spec)
     else:
-        rows = int(np.prod(a.lead, dtype=np.int64))
         out = _core.mbgemm(a.planes.reshape(a.bits, rows, -1), w.planes, a.k, plan["accumulator"] == "int64",
                            False, spec)
     return _finish(out, a.lead, w.shape[0], transform)
 
 
-def _int8_gemm(a, w):
-    """E_a . E_w from u8 x s8 products (csrc/igemm8.c): the narrower operand is re-centred
-    by h = 2^(bits-1) into s8, and 4 sum u_a u_w - 2 c_w sum u_a - 2 c_a sum u_w + K c_a c_w
-    is applied as mult 4 plus per-row and per-column terms."""
-    rows = int(np.prod(a.lead, dtype=np.int64))
-    ca, cw, k = e_max(a.bits), e_max(w.bits), a.k
-    sum_ua = (a.row_sums().reshape(rows) + ca * k) // 2
-    sum_uw = (w.row_sums() + cw * k) // 2
-    swap = w.bits > 7           # then a is the narrow (s8) side
-    if not swap:
-        h = 1 << (w.bits - 1)
-        ra, wa = a.codes8(0, cache=False), w.codes8(h)
-        row_add = (4 * h - 2 * cw) * sum_ua
-        col_add = -2 * ca * sum_uw + k * ca * cw
-    else:
-        h = 1 << (a.bits - 1)
-        ra, wa = a.codes8(h, cache=False), w.codes8(0)
-        row_add = -2 * cw * sum_ua + k * ca * cw
-        col_add = (4 * h - 2 * ca) * sum_uw
-    return _core.igemm_u8s8(ra, wa, swap, 4, np.ascontiguousarray(row_add, dtype=np.int64),
-                            np.ascontiguousarray(col_add, dtype=np.int64))
+def _integer_conv(plan, x, w, x_shape, w_shape, tap_sum, stride, dilation, pads, out_hw, pad_value, spec):
+    """The integer path (csrc/qgemm.c): activation codes decoded per call, weights packed once."""
+    kind, cpad = plan["integer_kernel"], -(-x.k // 4) * 4
+    codes = _core.decode_codes(x.planes.reshape(x.bits, -1, x.planes.shape[-1]), x.k, cpad)
+    return _core.qconv(codes, w.integer_weights(kind), kind, plan["period"], e_max(x.bits), x_shape, w_shape,
+                       np.ascontiguousarray(tap_sum, dtype=np.int64), stride, dilation, pads, out_hw, pad_value,
+                       spec)
 
 
 class ConvGeometry:
@@ -273,9 +273,9 @@ def mbconv2d(x, w, stride=1, padding=0, dilation=1, pad_value=0, transform=None)
     spec = check_transform(transform, o)
     tap_sum = np.ascontiguousarray(w.row_sums(), dtype=np.int64)
     plan = _conv_plan(x.bits, w.bits, out64)
-    if plan["method"] == "int16":
-        out = _core.iconv_e16(x.e16(cache=False), w.e16(), x.shape, w.shape, tap_sum, geo.stride, geo.dilation,
-                              geo.pads[:2], geo.out_hw, pad_value, spec)
+    if plan["method"] != "branches":
+        out = _integer_conv(plan, x, w, x.shape, w.shape, tap_sum, geo.stride, geo.dilation, geo.pads[:2],
+                            geo.out_hw, pad_value, spec)
     else:
         out = _core.mbconv2d(x.planes, w.planes, c, tap_sum, geo.stride, geo.dilation, geo.pads[:2], geo.out_hw,
                              pad_value, out64, False, spec)

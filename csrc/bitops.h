@@ -90,23 +90,6 @@ typedef struct {
 int bo_mbgemm(const bo_gemm_args *args);          /* dispatched */
 int bo_mbgemm_reference(const bo_gemm_args *args); /* plain loops, always built */
 
-/* ---- integer path for high bit widths (igemm.c) ---------------------------- */
-
-/* planes (bits x rows x ceil(k/64)) -> int16 E values, rows x kpad, zero past k. */
-int bo_decode_e16(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int16_t *out);
-/* 8-bit path (igemm8.c): codes minus offset as int8 rows (rows x kpad, 0 past k). */
-void bo_decode_codes_u8(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, int offset,
-                        int8_t *out);
-/* out[r][n] = sum_i a[r][i] w[n][i], a read as u8 and w as s8 (swap = 0) or the reverse;
- * kpad a multiple of 32; exact when the s8 side is at most 7 bits re-centred (|s| <= 64). */
-int bo_igemm_u8s8(const int8_t *a, const int8_t *w, int64_t rows, int64_t cols, int64_t kpad, int swap,
-                  int32_t *out);
-/* d[r][n] = mult * d[r][n] + row_add[r] + col_add[n], computed in int64, stored int32. */
-void bo_rowcol_affine(int32_t *d, int64_t rows, int64_t cols, int64_t mult, const int64_t *row_add,
-                      const int64_t *col_add);
-/* Apply a transform to an int32 result of rows x cols (the integer path's output). */
-void bo_apply_output(const bo_output *t, const int32_t *acc, int64_t rows, int64_t cols);
-
 /* ---- convolution ------------------------------------------------------- */
 
 /* NHWC activations x OHWI weights, packed along C.
@@ -132,11 +115,31 @@ typedef struct {
 int bo_mbconv2d(const bo_conv_args *args);
 int bo_mbconv2d_reference(const bo_conv_args *args);
 
-/* Integer convolution on int16 E rows: x is (batch*in_h*in_w) x cpad, w is
- * (out_c*kh*kw) x cpad, cpad a multiple of 16; geometry, padding correction,
- * output and transform as in bo_conv_args (x and w there are unused). Exact
- * when the caller has checked that every dot product fits int32. */
-int bo_iconv_e16(const bo_conv_args *c, const int16_t *x, const int16_t *w, int64_t cpad);
+/* ---- integer path (qgemm.c) ------------------------------------------------ */
+
+/* Codes of planes (bits x rows x ceil(k/64)) as u8 rows of kpad, 0 past k. */
+void bo_decode_codes(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, uint8_t *out);
+
+/* Kernels of the integer path, by how wide a u8 x s8 pair can grow (qgemm.c). */
+enum { BO_Q_ACC16 = 0, BO_Q_U8 = 1, BO_Q_I16 = 2 };
+
+typedef struct {
+    int kind;
+    int64_t period;       /* BO_Q_ACC16: K steps of 4 summed in int16 before widening */
+    const uint8_t *x;     /* activation codes: (batch*in_h*in_w) x cpad, 0 past in_c */
+    int64_t cpad;         /* in_c rounded up to a multiple of 4 */
+    const void *w;        /* weights from bo_q_pack_weights */
+    int64_t c_a;          /* 2^Ma - 1 */
+} bo_q_args;
+
+int64_t bo_q_packed_weight_bytes(int kind, int64_t n, int64_t ktot);
+/* planes: bits x (n*taps) x ceil(c/64) weight rows -> the panels the kernels read. */
+int bo_q_pack_weights(const uint64_t *planes, int bits, int64_t n, int64_t taps, int64_t c, int64_t cpad, int kind,
+                      void *out);
+/* The convolution (a GEMM: 1x1 over a rows x 1 image) of bo_conv_args on the integer path;
+ * cv->x and cv->w are unused, cv->tap_sum is required. Exact when the caller has checked
+ * that every dot product fits int32. */
+int bo_qconv(const bo_conv_args *cv, const bo_q_args *q);
 
 /* ---- CPU features and dispatch (cpu.c, dispatch.c) ---------------------- */
 

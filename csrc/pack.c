@@ -78,3 +78,12 @@ void bo_encode_rows(const uint8_t *codes, int64_t rows, int64_t k, int nbits, ui
         }
     }
 }
+
+void bo_decode_codes(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, uint8_t *out)
+{
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+        bo_decode_row(planes, bits, rows, r, k, out + r * kpad);
+        memset(out + r * kpad + k, 0, (size_t)(kpad - k));
+    }
+}

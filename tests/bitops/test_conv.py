@@ -89,8 +89,8 @@ def test_conv_accumulator_switches_to_int64(kernel_path):
     np.testing.assert_array_equal(out[0, 0, 0], [25 * 2000 * 255 * 255, -25 * 2000 * 255 * 255])
 
 
-@pytest.mark.parametrize("policy", ["never", "always"])
-@pytest.mark.parametrize("a_bits,w_bits", [(1, 1), (2, 3), (4, 4), (8, 8), (8, 1)])
+@pytest.mark.parametrize("policy", ["never", "always", "int16"])
+@pytest.mark.parametrize("a_bits,w_bits", [(1, 1), (2, 3), (4, 4), (8, 8), (8, 1), (8, 7), (6, 8)])
 @pytest.mark.parametrize("pad_value", [0, 5])
 def test_integer_and_branch_convolutions_agree(policy, a_bits, w_bits, pad_value, kernel_path):
     rng = np.random.default_rng(a_bits * 31 + w_bits)
@@ -109,3 +109,26 @@ def test_integer_and_branch_convolutions_agree(policy, a_bits, w_bits, pad_value
         bitops.set_integer_path("auto")
     np.testing.assert_array_equal(out, expected)
     np.testing.assert_array_equal(nxt.codes(), (expected[..., None] >= thr).sum(-1))
+
+
+@pytest.mark.parametrize("policy", ["always", "int16"])
+def test_integer_convolution_every_width_pair(policy, kernel_path):
+    """Every Ma x Mw in 1..8 through the integer kernels (int16-summed u8 x s8 with its widening
+    period, u8 x s8 widened every step, int16), with sizes that leave partial register tiles
+    (pixels not a multiple of 6, channels not a multiple of 16, C not a multiple of 4)."""
+    rng = np.random.default_rng(5)
+    try:
+        bitops.set_integer_path(policy)
+        for a_bits in range(1, 9):
+            for w_bits in range(1, 9):
+                c, o = int(rng.integers(1, 70)), int(rng.integers(1, 40))
+                qx = rng.integers(0, 2**a_bits, (2, 5, 7, c))
+                qw = rng.integers(0, 2**w_bits, (o, 3, 2, c))
+                pad_value = int(rng.integers(-9, 10))
+                expected = conv2d_nhwc(e_values(qx, a_bits), e_values(qw, w_bits), (2, 1), (1, 0, 2, 1), (1, 1),
+                                       pad_value)
+                out = bitops.mbconv2d(bitops.encode(qx, a_bits), bitops.encode(qw, w_bits), stride=(2, 1),
+                                      padding=(1, 0, 2, 1), pad_value=pad_value)
+                np.testing.assert_array_equal(out, expected, err_msg=f"W{w_bits}A{a_bits} {policy}")
+    finally:
+        bitops.set_integer_path("auto")

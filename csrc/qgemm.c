@@ -1,0 +1,406 @@
+/*
+ * The exact integer path, for GEMM and convolution (a GEMM is a 1x1
+ * convolution), taken when Ma x Mw branch pairs would cost more than an
+ * integer multiply-accumulate per element.
+ *
+ * Operands. With codes u (E = 2u - c, c = 2^M - 1), an activation enters as
+ * its code u_a in [0, 2^Ma - 1] and a weight as s_w = (E_w - 1)/2 = u_w - 2^(Mw-1)
+ * in [-2^(Mw-1), 2^(Mw-1) - 1], so that E_w = 2 s_w + 1 and
+ *
+ *     E_a . E_w = sum (2 u_a - c_a)(2 s_w + 1) = 4 D + 2 U - c_a T,
+ *     D = sum u_a s_w,   U = sum u_a,   T = sum E_w (the weight row's sum).
+ *
+ * In a convolution the sums run over the taps too. A tap in the padding reads
+ * u_a = 0, adding nothing to D or U but -c_a tap_sum[o][t] through T, so it is
+ * corrected by (pad_value + c_a) tap_sum[o][t], as in driver.c.
+ *
+ * Kernels. vpmaddubsw adds two u8 x s8 products into an int16 lane with
+ * saturation; the largest such pair is p = 2 (2^Ma - 1) 2^(Mw-1).
+ *
+ *   BO_Q_ACC16  p <= 16383 (every W, A but W7A8, W8A7, W8A8): the pairs are
+ *               summed in int16 lanes for L = floor(32767 / p) steps, then
+ *               widened into int32 by vpmaddwd against ones. The inner loop is
+ *               one vpmaddubsw and one vpaddw per 32 MACs, twice the work per
+ *               instruction of a kernel that widens every step.
+ *   BO_Q_U8     p <= 32767 (W7A8, W8A7): widened every step.
+ *   BO_Q_I16    W8A8, where a u8 x s8 pair can saturate: vpmaddwd on int16
+ *               u_a and s_w (16 MACs per instruction).
+ *
+ * Blocking (GotoBLAS): the weights are packed once into panels of 16 output
+ * channels, K-interleaved so one 32-byte load feeds 8 channels; each thread
+ * packs a block of output pixels (their taps gathered through the same
+ * indirection as driver.c, so no im2col is ever formed) into micro-panels of
+ * 6 rows, and sweeps every weight panel over the block. A 6 x 16 register tile
+ * holds 12 accumulators; its inner loop is inline assembly, because GCC spills
+ * the accumulators of the intrinsic version (which ran at 60% of the speed).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "avx2.h"
+#include "bitops.h"
+#include "output.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define QMR 6                           /* rows of the register tile */
+#define QNR 16                          /* output channels of a weight panel */
+#define Q_BLOCK_BYTES (192 * 1024)      /* packed activation block per thread: about a third of L2 */
+
+/* Bytes of one packed K step of one row: 4 u8 codes or 2 int16 values, 4 bytes either way. */
+static int64_t q_step_k(int kind) { return kind == BO_Q_I16 ? 2 : 4; }
+
+int64_t bo_q_packed_weight_bytes(int kind, int64_t n, int64_t ktot)
+{
+    const int64_t panels = (n + QNR - 1) / QNR;
+    return panels * QNR * ktot * (kind == BO_Q_I16 ? 2 : 1);
+}
+
+/*
+ * Weights: planes (bits x (n*taps) x nw words) -> panels. Row (o, t) gives the
+ * cpad values of output channel o at tap t, s = u - 2^(bits-1), 0 past C; K of
+ * channel o is the taps' rows one after another (ktot = taps * cpad). Panel j,
+ * K step g holds channels 16j..16j+15, each with its step's values together.
+ */
+int bo_q_pack_weights(const uint64_t *planes, int bits, int64_t n, int64_t taps, int64_t c, int64_t cpad, int kind,
+                      void *out)
+{
+    const int64_t ktot = taps * cpad, sk = q_step_k(kind), rows = n * taps;
+    const int half = 1 << (bits - 1);
+    if (cpad % 4 || cpad < c)
+        return BO_ERR_ARG;
+    memset(out, 0, (size_t)bo_q_packed_weight_bytes(kind, n, ktot));
+    uint8_t *u = malloc((size_t)c);
+    if (!u)
+        return BO_ERR_NOMEM;
+    for (int64_t o = 0; o < n; ++o) {
+        const int64_t panel = o / QNR, col = o % QNR;
+        for (int64_t t = 0; t < taps; ++t) {
+            bo_decode_row(planes, bits, rows, o * taps + t, c, u);
+            for (int64_t i = 0; i < c; ++i) {
+                const int64_t k = t * cpad + i, g = k / sk;
+                const int64_t at = (panel * (ktot / sk) + g) * QNR * sk + col * sk + k % sk;
+                const int s = (int)u[i] - half;
+                if (kind == BO_Q_I16)
+                    ((int16_t *)out)[at] = (int16_t)s;
+                else
+                    ((int8_t *)out)[at] = (int8_t)s;
+            }
+        }
+    }
+    free(u);
+    return BO_OK;
+}
+
+/* ---- micro-kernels: d[6][16] = A micro-panel (steps x 6 x 4 bytes) . B panel ---- */
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define Q_HAVE_ASM 1
+
+/* One K step of one row: broadcast its 4 bytes, form the products with both
+ * halves of the panel (ymm12, ymm13) and add them into its two accumulators. */
+#define Q_ROW(MUL, ADD, r, o0, o1)                                                  \
+    "vpbroadcastd " #r "*4(%[a]), %%ymm14\n\t"                                      \
+    MUL " %%ymm12, %%ymm14, %%ymm15\n\t" ADD " %%ymm15, %[" #o0 "], %[" #o0 "]\n\t" \
+    MUL " %%ymm13, %%ymm14, %%ymm15\n\t" ADD " %%ymm15, %[" #o1 "], %[" #o1 "]\n\t"
+
+#define Q_ACC_OPERANDS                                                                            \
+    [c00] "+x"(c00), [c01] "+x"(c01), [c10] "+x"(c10), [c11] "+x"(c11), [c20] "+x"(c20),          \
+    [c21] "+x"(c21), [c30] "+x"(c30), [c31] "+x"(c31), [c40] "+x"(c40), [c41] "+x"(c41),          \
+    [c50] "+x"(c50), [c51] "+x"(c51)
+
+/* steps K steps of the tile: acc (int16 or int32 lanes per MUL/ADD) += products. */
+#define Q_LOOP(MUL, ADD)                                                                                      \
+    __asm__ volatile("1:\n\t"                                                                                 \
+                     "vmovdqu (%[b]), %%ymm12\n\t"                                                            \
+                     "vmovdqu 32(%[b]), %%ymm13\n\t"                                                          \
+                     Q_ROW(MUL, ADD, 0, c00, c01) Q_ROW(MUL, ADD, 1, c10, c11) Q_ROW(MUL, ADD, 2, c20, c21)   \
+                     Q_ROW(MUL, ADD, 3, c30, c31) Q_ROW(MUL, ADD, 4, c40, c41) Q_ROW(MUL, ADD, 5, c50, c51)   \
+                     "add $64, %[b]\n\t"                                                                      \
+                     "add $24, %[a]\n\t"                                                                      \
+                     "dec %[n]\n\t"                                                                           \
+                     "jnz 1b\n\t"                                                                             \
+                     : [a] "+r"(a), [b] "+r"(b), [n] "+r"(n), Q_ACC_OPERANDS                                  \
+                     :                                                                                        \
+                     : "xmm12", "xmm13", "xmm14", "xmm15", "memory", "cc")
+
+#define Q_ZERO_ACC                                                                                     \
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,        \
+            c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00
+
+#define Q_STORE(x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11)                                        \
+    do {                                                                                               \
+        const __m256i v_[12] = {x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11};                        \
+        for (int i_ = 0; i_ < 12; ++i_)                                                                \
+            _mm256_storeu_si256((__m256i *)(d + 8 * i_), v_[i_]);                                      \
+    } while (0)
+
+/* u8 x s8 with int16 accumulation, widened into int32 every `period` steps. */
+static AVX2 void q_tile_acc16(const uint8_t *a, const int8_t *b, int64_t steps, int64_t period, int32_t *d)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i t[12];
+    for (int i = 0; i < 12; ++i)
+        t[i] = _mm256_setzero_si256();
+    while (steps > 0) {
+        int64_t n = steps < period ? steps : period;
+        steps -= n;
+        Q_ZERO_ACC;
+        Q_LOOP("vpmaddubsw", "vpaddw");
+        const __m256i c[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
+        for (int i = 0; i < 12; ++i)
+            t[i] = _mm256_add_epi32(t[i], _mm256_madd_epi16(c[i], ones));
+    }
+    Q_STORE(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11]);
+}
+
+/* Sixteen int16 ones, read by name from the assembly below (an asm statement takes at most 30 operands). */
+__attribute__((visibility("hidden"), aligned(32))) const int16_t bo_q_ones16[16] = {1, 1, 1, 1, 1, 1, 1, 1,
+                                                                                   1, 1, 1, 1, 1, 1, 1, 1};
+
+/* u8 x s8 widened every step: vpmaddubsw, then vpmaddwd by ones from memory (no register is left). */
+static AVX2 void q_tile_u8(const uint8_t *a, const int8_t *b, int64_t n, int32_t *d)
+{
+    Q_ZERO_ACC;
+#define Q_ROW_WIDEN(r, o0, o1)                                                                    \
+    "vpbroadcastd " #r "*4(%[a]), %%ymm14\n\t"                                                    \
+    "vpmaddubsw %%ymm12, %%ymm14, %%ymm15\n\t" "vpmaddwd bo_q_ones16(%%rip), %%ymm15, %%ymm15\n\t"           \
+    "vpaddd %%ymm15, %[" #o0 "], %[" #o0 "]\n\t"                                                  \
+    "vpmaddubsw %%ymm13, %%ymm14, %%ymm15\n\t" "vpmaddwd bo_q_ones16(%%rip), %%ymm15, %%ymm15\n\t"           \
+    "vpaddd %%ymm15, %[" #o1 "], %[" #o1 "]\n\t"
+    __asm__ volatile("1:\n\t"
+                     "vmovdqu (%[b]), %%ymm12\n\t"
+                     "vmovdqu 32(%[b]), %%ymm13\n\t"
+                     Q_ROW_WIDEN(0, c00, c01) Q_ROW_WIDEN(1, c10, c11) Q_ROW_WIDEN(2, c20, c21)
+                     Q_ROW_WIDEN(3, c30, c31) Q_ROW_WIDEN(4, c40, c41) Q_ROW_WIDEN(5, c50, c51)
+                     "add $64, %[b]\n\t"
+                     "add $24, %[a]\n\t"
+                     "dec %[n]\n\t"
+                     "jnz 1b\n\t"
+                     : [a] "+r"(a), [b] "+r"(b), [n] "+r"(n), Q_ACC_OPERANDS
+                     :
+                     : "xmm12", "xmm13", "xmm14", "xmm15", "memory", "cc");
+#undef Q_ROW_WIDEN
+    Q_STORE(c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+}
+
+/* int16 x int16 with int32 accumulation. */
+static AVX2 void q_tile_i16(const int16_t *a, const int16_t *b, int64_t n, int32_t *d)
+{
+    Q_ZERO_ACC;
+    Q_LOOP("vpmaddwd", "vpaddd");
+    Q_STORE(c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+}
+#else
+#define Q_HAVE_ASM 0
+#endif
+
+/* The same tile in portable C, for the paths below AVX2 and as the kernels' reference. */
+static void q_tile_c(int kind, const void *a, const void *b, int64_t steps, int32_t *d)
+{
+    const int sk = kind == BO_Q_I16 ? 2 : 4;
+    for (int r = 0; r < QMR; ++r)
+        for (int col = 0; col < QNR; ++col) {
+            int64_t s = 0;
+            for (int64_t g = 0; g < steps; ++g)
+                for (int i = 0; i < sk; ++i) {
+                    const int64_t ai = (g * QMR + r) * sk + i, bi = (g * QNR + col) * sk + i;
+                    s += kind == BO_Q_I16 ? (int64_t)((const int16_t *)a)[ai] * ((const int16_t *)b)[bi]
+                                          : (int64_t)((const uint8_t *)a)[ai] * ((const int8_t *)b)[bi];
+                }
+            d[r * QNR + col] = (int32_t)s;
+        }
+}
+
+static void q_tile(const bo_q_args *q, int use_asm, const void *a, const void *b, int64_t steps, int32_t *d)
+{
+#if Q_HAVE_ASM
+    if (use_asm && steps > 0) {
+        if (q->kind == BO_Q_ACC16)
+            q_tile_acc16(a, b, steps, q->period, d);
+        else if (q->kind == BO_Q_U8)
+            q_tile_u8(a, b, steps, d);
+        else
+            q_tile_i16(a, b, steps, d);
+        return;
+    }
+#endif
+    (void)use_asm;
+    q_tile_c(q->kind, a, b, steps, d);
+}
+
+/* ---- driver ---------------------------------------------------------------------------------- */
+
+/* Pack rows [r0, r0 + m) of the implicit A (each tap's cpad codes in turn) as micro-panels:
+ * panel p holds rows r0 + 6p .. r0 + 6p + 5, K step g, row r at ((p * steps + g) * 6 + r) * 4 bytes.
+ * Rows past m are zero. rowp[r * taps + t] is the code row under tap t (a zero row in the padding). */
+static void q_pack_rows(int kind, const uint8_t *const *rowp, int m, int64_t taps, int64_t cpad, void *dst)
+{
+    const int64_t ktot = taps * cpad, sk = q_step_k(kind), steps = ktot / sk;
+    const int panels = (m + QMR - 1) / QMR;
+    for (int p = 0; p < panels; ++p)
+        for (int r = 0; r < QMR; ++r) {
+            const int row = p * QMR + r;
+            if (kind == BO_Q_I16) {
+                int16_t *o = (int16_t *)dst + (int64_t)p * steps * QMR * 2 + r * 2;
+                for (int64_t t = 0; t < taps; ++t) {
+                    const uint8_t *src = row < m ? rowp[row * taps + t] : NULL;
+                    for (int64_t i = 0; i < cpad; i += 2, o += QMR * 2) {
+                        o[0] = src ? src[i] : 0;
+                        o[1] = src ? src[i + 1] : 0;
+                    }
+                }
+            } else {
+                uint8_t *o = (uint8_t *)dst + (int64_t)p * steps * QMR * 4 + r * 4;
+                for (int64_t t = 0; t < taps; ++t) {
+                    const uint8_t *src = row < m ? rowp[row * taps + t] : NULL;
+                    for (int64_t i = 0; i < cpad; i += 4, o += QMR * 4) {
+                        if (src)
+                            memcpy(o, src + i, 4);
+                        else
+                            memset(o, 0, 4);
+                    }
+                }
+            }
+        }
+}
+
+/* Rows (output pixels) per packed block: a multiple of 6 that keeps the block in about a third of
+ * L2, and a block count that splits evenly over the threads. */
+static int64_t q_block_rows(int64_t rows, int64_t row_bytes, int threads)
+{
+    int64_t mc = Q_BLOCK_BYTES / (row_bytes > 0 ? row_bytes : 1);
+    mc = mc < QMR ? QMR : mc > 16 * QMR ? 16 * QMR : mc;
+    int64_t blocks = (rows + mc - 1) / mc;
+    blocks = (blocks + threads - 1) / threads * threads;
+    mc = (rows + blocks - 1) / blocks;
+    return (mc + QMR - 1) / QMR * QMR;
+}
+
+int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
+{
+    const int64_t taps = cv->kh * cv->kw, cpad = q->cpad, ktot = taps * cpad;
+    const int64_t sk = q_step_k(q->kind), steps = ktot / sk, esize = q->kind == BO_Q_I16 ? 2 : 1;
+    const int64_t rows = cv->batch * cv->out_h * cv->out_w, pixels = cv->batch * cv->in_h * cv->in_w;
+    const int64_t n = cv->out_c, panels = (n + QNR - 1) / QNR;
+    const int64_t c_a = q->c_a, pad_corr = cv->pad_value + c_a;
+    const int use_asm = Q_HAVE_ASM && bo_get_path() >= BO_PATH_AVX2;
+    if (cpad % 4 || (q->kind == BO_Q_ACC16 && q->period < 1) || !cv->tap_sum)
+        return BO_ERR_ARG;
+#ifdef _OPENMP
+    const int threads = omp_get_max_threads();
+#else
+    const int threads = 1;
+#endif
+    const int64_t mc = q_block_rows(rows, ktot * esize, threads);
+    const int64_t blocks = (rows + mc - 1) / mc;
+
+    /* Per input pixel, the sum of its codes (U is a sum of these over the valid taps);
+     * per output channel, T = the sum of its tap sums. */
+    int64_t *pix_sum = malloc(sizeof(int64_t) * (size_t)(pixels > 0 ? pixels : 1));
+    int64_t *t_sum = malloc(sizeof(int64_t) * (size_t)n);
+    uint32_t *col_term = malloc(sizeof(uint32_t) * (size_t)(panels * QNR));
+    uint8_t *zero = calloc((size_t)cpad, 1);
+    if (!pix_sum || !t_sum || !zero || !col_term) {
+        free(pix_sum), free(t_sum), free(zero), free(col_term);
+        return BO_ERR_NOMEM;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < pixels; ++p) {
+        int64_t s = 0;
+        for (int64_t i = 0; i < cpad; ++i)
+            s += q->x[p * cpad + i];
+        pix_sum[p] = s;
+    }
+    for (int64_t o = 0; o < n; ++o) {
+        int64_t s = 0;
+        for (int64_t t = 0; t < taps; ++t)
+            s += cv->tap_sum[o * taps + t];
+        t_sum[o] = s;
+        col_term[o] = (uint32_t)(-c_a * s);
+    }
+
+    int failed = 0;
+#pragma omp parallel reduction(|| : failed)
+    {
+        void *apack = NULL;
+        const uint8_t **rowp = malloc(sizeof(*rowp) * (size_t)(mc * taps));
+        unsigned char *padded = malloc((size_t)(mc * taps));
+        int64_t *u_row = malloc(sizeof(int64_t) * (size_t)mc);
+        unsigned char *any_pad = malloc((size_t)mc);
+        int32_t d[QMR * QNR] __attribute__((aligned(32)));
+        if (posix_memalign(&apack, 64, (size_t)(mc * ktot * esize)))
+            apack = NULL;
+        if (!apack || !rowp || !padded || !u_row || !any_pad)
+            failed = 1;
+#pragma omp for schedule(static)
+        for (int64_t blk = 0; blk < blocks; ++blk) {
+            if (failed)
+                continue;
+            const int64_t r0 = blk * mc;
+            const int m = (int)(rows - r0 < mc ? rows - r0 : mc);
+            for (int r = 0; r < m; ++r) {
+                const int64_t pix = r0 + r, b = pix / (cv->out_h * cv->out_w);
+                const int64_t oy = (pix / cv->out_w) % cv->out_h, ox = pix % cv->out_w;
+                int64_t u = 0;
+                any_pad[r] = 0;
+                for (int64_t t = 0; t < taps; ++t) {
+                    const int64_t iy = oy * cv->stride_h - cv->pad_top + (t / cv->kw) * cv->dil_h;
+                    const int64_t ix = ox * cv->stride_w - cv->pad_left + (t % cv->kw) * cv->dil_w;
+                    const int out = iy < 0 || iy >= cv->in_h || ix < 0 || ix >= cv->in_w;
+                    const int64_t src = (b * cv->in_h + iy) * cv->in_w + ix;
+                    padded[r * taps + t] = (unsigned char)out;
+                    any_pad[r] |= (unsigned char)out;
+                    rowp[r * taps + t] = out ? zero : q->x + src * cpad;
+                    u += out ? 0 : pix_sum[src];
+                }
+                u_row[r] = u;
+            }
+            q_pack_rows(q->kind, rowp, m, taps, cpad, apack);
+            for (int64_t j = 0; j < panels; ++j) {
+                const char *bp = (const char *)q->w + j * QNR * ktot * esize;
+                const int nc = (int)(n - j * QNR < QNR ? n - j * QNR : QNR);
+                for (int p = 0; p * QMR < m; ++p) {
+                    const char *ap = (const char *)apack + (int64_t)p * QMR * ktot * esize;
+                    q_tile(q, use_asm, ap, bp, steps, d);
+                    const int mr = m - p * QMR < QMR ? m - p * QMR : QMR;
+                    for (int r = 0; r < mr; ++r) {
+                        const int row = p * QMR + r;
+                        if (!cv->transform && !cv->out64 && !any_pad[row]) {
+                            /* Wrapping uint32 arithmetic is exact here: the result fits int32. */
+                            uint32_t *restrict o = (uint32_t *)cv->out + (r0 + row) * n + j * QNR;
+                            const int32_t *restrict dr = d + r * QNR;
+                            const uint32_t *restrict ct = col_term + j * QNR;
+                            const uint32_t base = (uint32_t)(2 * u_row[row]);
+                            for (int col = 0; col < nc; ++col)
+                                o[col] = 4u * (uint32_t)dr[col] + base + ct[col];
+                            continue;
+                        }
+                        const unsigned char *pad = padded + row * taps;
+                        for (int col = 0; col < nc; ++col) {
+                            const int64_t o = j * QNR + col;
+                            int64_t v = 4 * (int64_t)d[r * QNR + col] + 2 * u_row[row] - c_a * t_sum[o];
+                            if (any_pad[row] && pad_corr)
+                                for (int64_t t = 0; t < taps; ++t)
+                                    if (pad[t])
+                                        v += pad_corr * cv->tap_sum[o * taps + t];
+                            bo_output_store(cv->transform, cv->out, cv->out64, rows, n, r0 + row, o, v);
+                        }
+                    }
+                }
+            }
+        }
+        free(apack);
+        free(rowp);
+        free(padded);
+        free(u_row);
+        free(any_pad);
+    }
+    free(pix_sum);
+    free(t_sum);
+    free(col_term);
+    free(zero);
+    return failed ? BO_ERR_NOMEM : BO_OK;
+}
