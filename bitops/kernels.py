@@ -22,9 +22,9 @@ __all__ = ["bgemm", "mbgemm", "mbconv2d", "conv_geometry", "ConvGeometry", "expl
 # Branches cost Ma*Mw xor-popcounts per bit pair; the integer path (csrc/qgemm.c)
 # costs about the same per MAC whatever the widths. On AVX2 the popcount path
 # forms about 60 bit-ops per cycle in a GEMM, the integer path's u8 x s8 kernel
-# with int16 sums about 55 MACs, so branches win only for W1A1 (`bitops bench
+# with int16 sums about 55 MACs, so branches win up to W1A2 (`bitops bench
 # --bits all` measures the crossing).
-INTEGER_PATH_MIN_PAIRS = 2
+INTEGER_PATH_MIN_PAIRS = 3
 _integer_policy = os.environ.get("BITOPS_INTEGER_PATH", "auto")
 
 # Integer-path kernels (csrc/qgemm.c), by how large a u8 x s8 pair of products can grow.

@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "avx2.h"
 #include "bitops.h"
 
 void bo_pack_rows(const uint8_t *bits, int64_t rows, int64_t k, uint64_t *words)
@@ -35,22 +36,58 @@ void bo_pack_rows(const uint8_t *bits, int64_t rows, int64_t k, uint64_t *words)
 #define SPREAD64(v) SPREAD16(v), SPREAD16(v + 16), SPREAD16(v + 32), SPREAD16(v + 48)
 static const uint64_t SPREAD[256] = {SPREAD64(0), SPREAD64(64), SPREAD64(128), SPREAD64(192)};
 
-void bo_decode_row(const uint64_t *planes, int nbits, int64_t rows, int64_t r, int64_t k, uint8_t *u)
+/*
+ * 32 codes at a time: each plane's 32 bits are broadcast, byte b of the
+ * chunk is copied to codes 8b..8b+7 (vpshufb works within 128-bit lanes, so
+ * the low lane takes bytes 0-1 and the high lane bytes 2-3), and code j keeps
+ * its bit by comparing with 1 << (j % 8).
+ */
+static AVX2 int64_t decode_row_avx2(const uint64_t *planes, int nbits, int64_t rows, int64_t r, int64_t k,
+                                    uint8_t *u)
+{
+    const int64_t nw = bo_words_for(k), k32 = k / 32 * 32;
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i select = _mm256_set1_epi64x((int64_t)0x8040201008040201ull);
+    for (int64_t i = 0; i < k32; i += 32) {
+        __m256i code = _mm256_setzero_si256();
+        for (int m = 0; m < nbits; ++m) {
+            const uint64_t *src = planes + ((int64_t)m * rows + r) * nw;
+            const __m256i chunk = _mm256_set1_epi32((int)(uint32_t)(src[i / 64] >> (i % 64)));
+            const __m256i bit = _mm256_and_si256(_mm256_shuffle_epi8(chunk, spread), select);
+            const __m256i set = _mm256_cmpeq_epi8(bit, select);
+            code = _mm256_or_si256(code, _mm256_and_si256(set, _mm256_set1_epi8((char)(1 << m))));
+        }
+        _mm256_storeu_si256((__m256i *)(u + i), code);
+    }
+    return k32;
+}
+
+/* Codes [start, k) of row r (start a multiple of 8), eight at a time through SPREAD. */
+static void decode_row_table(const uint64_t *planes, int nbits, int64_t rows, int64_t r, int64_t start, int64_t k,
+                             uint8_t *u)
 {
     const int64_t nw = bo_words_for(k), k8 = k / 8 * 8;
-    memset(u, 0, (size_t)k);
+    memset(u + start, 0, (size_t)(k - start));
     for (int m = 0; m < nbits; ++m) {
         const uint64_t *src = planes + ((int64_t)m * rows + r) * nw;
-        for (int64_t i = 0; i < k8; i += 8) {   /* eight codes at a time */
+        for (int64_t i = start; i < k8; i += 8) {
             const unsigned byte = (unsigned)(src[i / 64] >> (i % 64)) & 0xFFu;
             uint64_t eight;
             memcpy(&eight, u + i, 8);
             eight |= SPREAD[byte] << m;
             memcpy(u + i, &eight, 8);
         }
-        for (int64_t i = k8; i < k; ++i)
+        for (int64_t i = k8 > start ? k8 : start; i < k; ++i)
             u[i] |= (uint8_t)(((src[i / 64] >> (i % 64)) & 1u) << m);
     }
+}
+
+void bo_decode_row(const uint64_t *planes, int nbits, int64_t rows, int64_t r, int64_t k, uint8_t *u)
+{
+    const int64_t done = bo_get_path() >= BO_PATH_AVX2 ? decode_row_avx2(planes, nbits, rows, r, k, u) : 0;
+    if (done < k)
+        decode_row_table(planes, nbits, rows, r, done, k, u);
 }
 
 void bo_unpack_rows(const uint64_t *words, int64_t rows, int64_t k, uint8_t *bits)
