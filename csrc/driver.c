@@ -1,27 +1,44 @@
 /*
- * The blocked driver shared by every ISA (BLIS-style: loops in portable C,
- * only the micro-kernel is ISA-specific).
+ * The blocked driver shared by every ISA (BLIS-style: loops and packing in
+ * portable C, only the micro-kernel is ISA-specific; contract in kernels.h).
  *
- * Loops, outermost first: column blocks sized so their W panel (Nb planes x
- * nc columns x K) stays in L2; row tiles over the threads; within a row tile,
- * chunks of BO_MICRO_VA virtual A rows (row r, plane j) against the whole
- * panel of nc*Nb virtual W rows (column n, plane i), the micro-kernel keeping
- * VA x VW accumulators in registers so that every branch pair of a 1x2 (W2A2)
- * or 2x4 (W1A1) output tile comes from one load of each word. The popcount
- * sums are folded into P[r][n] with weight 2^(i+j), and the affine step of
- * bitops.h gives the exact dot products.
+ * A GEMM and a convolution are one problem here: rows x cols outputs, each the
+ * exact dot product of an A row and a W row of K' words per plane. A GEMM row
+ * is a row of A; a convolution row is an output pixel (implicit GEMM), whose
+ * K' words are the input pixels under its kh*kw taps read one after another,
+ * gathered through an indirection list while A is packed (a zero pixel in the
+ * padding) and never materialised beyond one row block.
  *
- * Convolution is the same loop over output pixels (implicit GEMM): the A
- * "row" of a pixel is an indirection list of kh*kw pointers to the input
- * pixels under its taps. Taps in the padding point at a zero pixel, which
- * reads as E = -(2^Na - 1) on every channel; the tap then contributes
- * -(2^Na - 1) * tap_sum[o][t] instead of pad_value * tap_sum[o][t], so each
- * padded tap is corrected by (pad_value + 2^Na - 1) * tap_sum[o][t]:
+ * Loops, outermost first:
+ *   1. W is packed once per call, shared by the threads: panels of 4 virtual
+ *      columns (column n, plane i), the planes of a column side by side;
+ *   2. row blocks go to the threads (dynamic schedule: on a shared machine a
+ *      core may be slowed, and fixed shares would wait for it); a block's
+ *      packed A (its virtual rows (row r, plane j)) fills half of L1;
+ *   3. column blocks (multi-branch only): the int32 popcount sums of a row
+ *      block x column block stay in L2 until the epilogue folds them;
+ *   4. K chunks within the ISA's accumulation window, a W panel within L1;
+ *   5. W panels: each stays in L1 while the micro-kernel sweeps the row block.
+ *
+ * Output. With both operands binary, no transform and int32 results, the
+ * micro-kernel stores K - 2 popcount straight into the output. Otherwise it
+ * stores popcount sums s and the epilogue forms, per output,
+ *
+ *     P = sum_{j,i} 2^(i+j) s[(r, j)][(n, i)],   v = full_scale - 2 P   (bitops.h)
+ *
+ * then applies the padding correction and the output transform (output.h).
+ *
+ * Padding correction (convolution). A tap in the padding reads the zero pixel,
+ * which is E = -(2^Na - 1) on every channel, so it contributes
+ * -(2^Na - 1) * tap_sum[o][t] instead of pad_value * tap_sum[o][t]:
  *
  *     tap inside the image   -> no correction
  *     tap in the padding     -> + (pad_value + 2^Na - 1) * tap_sum[o][t]
  *     pad_value = 0          -> true zero padding
  *     pad_value = -(2^Na-1)  -> no correction (padding with all-zero bits)
+ *
+ * The products (pad_value + 2^Na - 1) * tap_sum[o][t] are formed once per call
+ * (tap_corr, tap-major so that a padded row adds them column by column).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,216 +50,393 @@
 #include <omp.h>
 #endif
 
-/* W panel budget for one column block: about half of a 512 KiB L2. */
-#define L2_PANEL_BYTES (256 * 1024)
+#define A_BLOCK_BYTES (16 * 1024)     /* packed A of a row block: half of a 32 KiB L1 */
+#define W_PANEL_BYTES (8 * 1024)      /* one W panel's K chunk, in L1 beside the A block */
+#define SCRATCH_BYTES (64 * 1024)     /* int32 sums of a row block x column block (multi-branch) */
+#define MAX_K_BITS (INT64_C(1) << 30) /* int32 sums and stores stay exact below this (kernels.h) */
+#define LOW_NIBBLES UINT64_C(0x0f0f0f0f0f0f0f0f)
 
-static bo_micro_fn micro_for(int path)
+static const bo_isa *isa_for(int path)
 {
     switch (path) {
-    case BO_PATH_AVX512: return bo_micro_avx512;
-    case BO_PATH_AVX2: return bo_micro_avx2;
-    default: return bo_micro_scalar;
+    case BO_PATH_AVX512: return &bo_isa_avx512;
+    case BO_PATH_AVX2: return &bo_isa_avx2;
+    default: return &bo_isa_scalar;
     }
 }
 
-/* Shape of one output row tile: 2 rows when A is binary (2 virtual rows), else 1. */
-static int rows_per_tile(int na) { return na >= BO_MICRO_VA ? 1 : BO_MICRO_VA / na; }
-
-static int64_t column_block(int64_t cols, int64_t bytes_per_col)
-{
-    int64_t nc = L2_PANEL_BYTES / (bytes_per_col > 0 ? bytes_per_col : 1);
-    nc = nc < 4 ? 4 : nc - nc % 4;
-    return nc > cols ? cols : nc;
-}
-
+/* One GEMM or convolution, as the loops see it. */
 typedef struct {
-    bo_micro_fn micro;
-    int na, nb;
-    int64_t ntaps, nw, w_tap_stride;
-} plan;
+    const bo_isa *isa;
+    int64_t rows, cols;      /* outputs: rows (GEMM rows or pixels) x cols (W rows) */
+    int na, nb;              /* planes of A and W */
+    int64_t ntaps, nw;       /* an A virtual row is ntaps pieces of nw words: K' = ntaps * nw */
+    int64_t full_scale;      /* K' bits x (2^Na - 1)(2^Nb - 1), the v of P = 0 */
+    int fused;               /* the micro-kernel stores K - 2 popcount into out */
+    const bo_gemm_args *g;   /* GEMM, or */
+    const bo_conv_args *cv;  /* convolution */
+    const uint64_t *zero;    /* nw zero words: the pixel padded taps read */
+    const int64_t *tap_corr; /* ntaps x cols correction of a padded tap, NULL when there is none */
+    void *out;
+    int out64;
+    const bo_output *transform;
+} problem;
 
-/* Per-thread scratch: popcount sums of one chunk against a panel, and P of a row tile. */
+/* The blocking of one call (loops 2-4 in the header). */
 typedef struct {
-    int64_t *sums;  /* BO_MICRO_VA x (nc * nb) */
-    int64_t *P;     /* mr x nc */
+    int64_t nunits, kc, nchunks;   /* K' in units; units per chunk */
+    int64_t mr, mv, mvp;           /* rows per row block; its virtual rows; rounded up to whole A panels */
+    int64_t nvc, nvcp, ncb;        /* virtual columns; rounded up to whole W panels; per column block */
+} blocking;
+
+/* Per-thread buffers, carved from one allocation made before the parallel region. */
+typedef struct {
+    uint64_t *apack;             /* packed A chunk of a row block */
+    int32_t *sums;               /* mvp x ncb popcount sums (multi-branch) */
+    int64_t *vrow;               /* one output row of a column block, int64 */
+    const uint64_t **asrc;       /* mv x ntaps piece pointers */
+    int32_t *npad;               /* per row: how many taps are in the padding */
+    int32_t *pad_taps;           /* per row: which (mr x ntaps) */
 } scratch;
 
-/* P[r][n] = sum_{j,i} 2^(i+j) popcounts for the m rows of a tile against n columns.
- * aind: m*na lists of ntaps pointers (virtual row x = r*na + j);
- * wpanel: n*nb pointers (virtual column y = c*nb + i). */
-static void row_tile(const plan *p, int m, int64_t n, const uint64_t *const *aind,
-                     const uint64_t *const *wpanel, scratch *s)
+/*
+ * Pack units [k0, k0 + kc) of the nrows virtual rows into panels of G rows
+ * (layout in kernels.h). Row x reads its pieces src[x * npieces + p], each
+ * piece_words long, one after another; past the last piece and past nrows
+ * the words are zero.
+ */
+static void pack(const bo_isa *isa, int G, const uint64_t *const *src, int64_t npieces, int64_t piece_words,
+                 int64_t nrows, int64_t k0, int64_t kc, uint64_t *dst)
 {
-    const int64_t vcols = n * p->nb;
-    if (p->na == 1 && p->nb == 1 && m <= BO_MICRO_VA) {
-        /* Binary x binary: the popcount sums are P itself. */
-        p->micro(m, n, p->ntaps, p->nw, aind, wpanel, p->w_tap_stride, s->P);
-        return;
-    }
-    memset(s->P, 0, sizeof(int64_t) * (size_t)(m * n));
-    for (int x0 = 0; x0 < m * p->na; x0 += BO_MICRO_VA) {
-        const int va = m * p->na - x0 < BO_MICRO_VA ? m * p->na - x0 : BO_MICRO_VA;
-        p->micro(va, vcols, p->ntaps, p->nw, aind + (int64_t)x0 * p->ntaps, wpanel, p->w_tap_stride, s->sums);
-        for (int x = 0; x < va; ++x) {
-            const int r = (x0 + x) / p->na, j = (x0 + x) % p->na;
-            const int64_t *sx = s->sums + x * vcols;
-            int64_t *Pr = s->P + r * n;
-            if (p->nb == 1) {
-                for (int64_t c = 0; c < n; ++c)
-                    Pr[c] += sx[c] << j;
-            } else {
-                for (int64_t c = 0; c < n; ++c) {
-                    int64_t acc = 0;
-                    for (int i = 0; i < p->nb; ++i)
-                        acc += sx[c * p->nb + i] << i;
-                    Pr[c] += acc << j;
+    const int uw = isa->unit_words, pw = isa->packed_words;
+    const int64_t npanels = (nrows + G - 1) / G;
+    for (int64_t x = 0; x < npanels * G; ++x) {
+        uint64_t *d = dst + (x / G) * kc * G * pw + (x % G) * pw;
+        if (x >= nrows) {
+            for (int64_t u = 0; u < kc; ++u, d += G * pw)
+                memset(d, 0, sizeof(uint64_t) * (size_t)pw);
+            continue;
+        }
+        const uint64_t *const *s = src + x * npieces;
+        int64_t p = k0 * uw / piece_words, off = k0 * uw % piece_words;
+        for (int64_t u = 0; u < kc; ++u, d += G * pw) {
+            uint64_t word[16];  /* unit_words <= 16 */
+            for (int i = 0; i < uw; ++i) {
+                word[i] = 0;
+                if (p < npieces) {
+                    word[i] = s[p][off];
+                    if (++off == piece_words) {
+                        off = 0;
+                        ++p;
+                    }
                 }
             }
+            if (isa->nibbles)
+                for (int i = 0; i < uw; ++i) {
+                    d[i] = word[i] & LOW_NIBBLES;
+                    d[uw + i] = word[i] >> 4 & LOW_NIBBLES;
+                }
+            else
+                memcpy(d, word, sizeof(uint64_t) * (size_t)uw);
         }
     }
 }
 
-static int scratch_alloc(scratch *s, int mr, int64_t nc, int nb)
+static blocking plan_blocks(const problem *pb, int nthreads)
 {
-    s->sums = malloc(sizeof(int64_t) * (size_t)(BO_MICRO_VA * nc * nb));
-    s->P = malloc(sizeof(int64_t) * (size_t)(mr * nc));
-    return s->sums && s->P;
+    blocking b;
+    const int64_t unit_bytes = 8 * (int64_t)pb->isa->packed_words;
+    const int64_t kwords = pb->ntaps * pb->nw;
+    b.nunits = (kwords + pb->isa->unit_words - 1) / pb->isa->unit_words;
+    int64_t kcmax = W_PANEL_BYTES / (BO_MICRO_VW * unit_bytes);
+    kcmax = kcmax > pb->isa->max_units ? pb->isa->max_units : kcmax < 1 ? 1 : kcmax;
+    b.nchunks = (b.nunits + kcmax - 1) / kcmax;
+    b.kc = (b.nunits + b.nchunks - 1) / b.nchunks;
+
+    const int na = pb->na;
+    b.mr = A_BLOCK_BYTES / (b.kc * unit_bytes) / na;
+    /* at least 4 row blocks per thread when there are rows for it, so the dynamic schedule can balance */
+    const int64_t share = (pb->rows + 4 * nthreads - 1) / (4 * nthreads);
+    b.mr = b.mr > share ? share : b.mr;
+    if (na % 2 && b.mr > 1)
+        b.mr -= b.mr % 2;  /* whole A panels, so no block ends in a half-empty one */
+    b.mr = b.mr < 1 ? 1 : b.mr;
+    b.mv = b.mr * na;
+    b.mvp = (b.mv + BO_MICRO_VA - 1) / BO_MICRO_VA * BO_MICRO_VA;
+
+    b.nvc = pb->cols * pb->nb;
+    b.nvcp = (b.nvc + BO_MICRO_VW - 1) / BO_MICRO_VW * BO_MICRO_VW;
+    if (pb->fused) {
+        b.ncb = b.nvcp;
+    } else {
+        /* whole columns (nb planes) and whole W panels in a column block */
+        const int64_t step = BO_MICRO_VW * pb->nb;
+        b.ncb = SCRATCH_BYTES / (4 * b.mvp) / step * step;
+        b.ncb = b.ncb < step ? step : b.ncb > b.nvcp ? b.nvcp : b.ncb;
+    }
+    return b;
 }
 
-static void scratch_free(scratch *s)
+/* Piece pointers of the virtual rows (r, j) of rows r0 .. r0 + m - 1, and (convolution) their padded taps. */
+static void a_sources(const problem *pb, int64_t r0, int64_t m, scratch *s)
 {
-    free(s->sums);
-    free(s->P);
+    const int na = pb->na;
+    if (pb->g) {
+        const bo_gemm_args *g = pb->g;
+        for (int64_t r = 0; r < m; ++r)
+            for (int j = 0; j < na; ++j)
+                s->asrc[r * na + j] = g->a + ((int64_t)j * g->rows + r0 + r) * g->nw;
+        return;
+    }
+    const bo_conv_args *cv = pb->cv;
+    const int64_t ntaps = pb->ntaps, pixels_in = cv->batch * cv->in_h * cv->in_w;
+    for (int64_t r = 0; r < m; ++r) {
+        const int64_t q = r0 + r, b = q / (cv->out_h * cv->out_w);
+        const int64_t oy = (q / cv->out_w) % cv->out_h, ox = q % cv->out_w;
+        int npad = 0;
+        for (int64_t t = 0; t < ntaps; ++t) {
+            const int64_t iy = oy * cv->stride_h - cv->pad_top + (t / cv->kw) * cv->dil_h;
+            const int64_t ix = ox * cv->stride_w - cv->pad_left + (t % cv->kw) * cv->dil_w;
+            const int out = iy < 0 || iy >= cv->in_h || ix < 0 || ix >= cv->in_w;
+            if (out)
+                s->pad_taps[r * ntaps + npad++] = (int32_t)t;
+            const int64_t pix = (b * cv->in_h + iy) * cv->in_w + ix;
+            for (int j = 0; j < na; ++j)
+                s->asrc[(r * na + j) * ntaps + t] = out ? pb->zero : cv->x + ((int64_t)j * pixels_in + pix) * cv->nw;
+        }
+        s->npad[r] = npad;
+    }
 }
 
-/* wpanel[c*nb + i] = start of column n0 + c, plane i. */
-static void fill_panel(const uint64_t **wpanel, const uint64_t *w, int nb, int64_t cols, int64_t n0, int64_t n,
-                       int64_t col_words)
+/* v[c] += the padding correction of row r for columns n0 .. n0 + n - 1. */
+static void add_padding(const problem *pb, const scratch *s, int64_t r, int64_t n0, int64_t n, int64_t *v)
 {
-    for (int64_t c = 0; c < n; ++c)
-        for (int i = 0; i < nb; ++i)
-            wpanel[c * nb + i] = w + ((int64_t)i * cols + n0 + c) * col_words;
+    if (!pb->tap_corr)
+        return;
+    for (int k = 0; k < s->npad[r]; ++k) {
+        const int64_t *corr = pb->tap_corr + (int64_t)s->pad_taps[r * pb->ntaps + k] * pb->cols + n0;
+        for (int64_t c = 0; c < n; ++c)
+            v[c] += corr[c];
+    }
+}
+
+static void store_row(const problem *pb, int64_t row, int64_t n0, int64_t n, const int64_t *v)
+{
+    if (pb->transform) {
+        for (int64_t c = 0; c < n; ++c)
+            bo_output_store(pb->transform, pb->out, pb->out64, pb->rows, pb->cols, row, n0 + c, v[c]);
+    } else if (pb->out64) {
+        memcpy((int64_t *)pb->out + row * pb->cols + n0, v, sizeof(int64_t) * (size_t)n);
+    } else {
+        /* a restrict local: the store cannot alias v, so this loop vectorises */
+        int32_t *restrict o = (int32_t *)pb->out + row * pb->cols + n0;
+        for (int64_t c = 0; c < n; ++c)
+            o[c] = (int32_t)v[c];
+    }
+}
+
+/* Fold the sums of rows r0 .. r0 + m - 1 x virtual columns [y0, y1) into outputs (header). */
+static void epilogue(const problem *pb, const blocking *b, const scratch *s, int64_t r0, int64_t m, int64_t y0,
+                     int64_t y1)
+{
+    const int na = pb->na, nb = pb->nb;
+    const int64_t n0 = y0 / nb, n = (y1 < b->nvc ? y1 : b->nvc) / nb - n0;
+    for (int64_t r = 0; r < m; ++r) {
+        int64_t *v = s->vrow;
+        if (pb->fused) {
+            /* the micro-kernel has stored v; only padded rows change */
+            if (!pb->tap_corr || !s->npad[r])
+                continue;
+            int32_t *o = (int32_t *)pb->out + (r0 + r) * pb->cols + n0;
+            for (int64_t c = 0; c < n; ++c)
+                v[c] = o[c];
+            add_padding(pb, s, r, n0, n, v);
+            store_row(pb, r0 + r, n0, n, v);
+            continue;
+        }
+        for (int64_t c = 0; c < n; ++c)
+            v[c] = 0;
+        for (int j = 0; j < na; ++j) {
+            const int32_t *sx = s->sums + (r * na + j) * b->ncb;
+            if (nb == 1)
+                for (int64_t c = 0; c < n; ++c)
+                    v[c] += (int64_t)sx[c] << j;
+            else
+                for (int64_t c = 0; c < n; ++c) {
+                    int64_t acc = 0;
+                    for (int i = 0; i < nb; ++i)
+                        acc += (int64_t)sx[c * nb + i] << i;
+                    v[c] += acc << j;
+                }
+        }
+        for (int64_t c = 0; c < n; ++c)
+            v[c] = pb->full_scale - 2 * v[c];
+        if (pb->cv)
+            add_padding(pb, s, r, n0, n, v);
+        store_row(pb, r0 + r, n0, n, v);
+    }
+}
+
+/* One row block: rows r0 .. r0 + m - 1 against every column. */
+static void row_block(const problem *pb, const blocking *b, const uint64_t *wpack, scratch *s, int64_t r0,
+                      int64_t m)
+{
+    const bo_isa *isa = pb->isa;
+    const int64_t pw = isa->packed_words, mv = m * pb->na;
+    const int64_t wpanel_words = b->nunits * BO_MICRO_VW * pw;
+    a_sources(pb, r0, m, s);
+    for (int64_t y0 = 0; y0 < b->nvcp; y0 += b->ncb) {
+        const int64_t y1 = y0 + b->ncb < b->nvcp ? y0 + b->ncb : b->nvcp;
+        for (int64_t ci = 0; ci < b->nchunks; ++ci) {
+            const int64_t k0 = ci * b->kc, kc = b->nunits - k0 < b->kc ? b->nunits - k0 : b->kc;
+            if (b->nchunks > 1 || y0 == 0)
+                pack(isa, BO_MICRO_VA, s->asrc, pb->ntaps, pb->nw, mv, k0, kc, s->apack);
+            for (int64_t y = y0; y < y1; y += BO_MICRO_VW) {
+                const uint64_t *wp = wpack + (y / BO_MICRO_VW) * wpanel_words + k0 * BO_MICRO_VW * pw;
+                if (pb->fused) {
+                    const int ncols = pb->cols - y < BO_MICRO_VW ? (int)(pb->cols - y) : BO_MICRO_VW;
+                    isa->micro(kc, s->apack, mv, wp, (int32_t *)pb->out + r0 * pb->cols + y, pb->cols, ncols,
+                               (int32_t)pb->full_scale, -2, ci > 0);
+                } else {
+                    isa->micro(kc, s->apack, mv, wp, s->sums + (y - y0), b->ncb, BO_MICRO_VW, 0, 1, ci > 0);
+                }
+            }
+        }
+        epilogue(pb, b, s, r0, m, y0, y1);
+    }
+}
+
+static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+
+static int run(const problem *pb)
+{
+    const bo_isa *isa = pb->isa;
+    int nthreads = 1;
+#ifdef _OPENMP
+    nthreads = omp_get_max_threads();
+#endif
+    const blocking b = plan_blocks(pb, nthreads);
+    const int64_t pw = isa->packed_words, kwords = pb->ntaps * pb->nw;
+    const int64_t npanels = b.nvcp / BO_MICRO_VW, row_blocks = (pb->rows + b.mr - 1) / b.mr;
+    const size_t wpack_bytes = round64(sizeof(uint64_t) * (size_t)(b.nvcp * b.nunits * pw));
+
+    /* per-thread slab: apack | sums | vrow | asrc | npad | pad_taps, each 64-byte aligned */
+    const size_t sz_apack = round64(sizeof(uint64_t) * (size_t)(b.mvp * b.kc * pw));
+    const size_t sz_sums = pb->fused ? 0 : round64(sizeof(int32_t) * (size_t)(b.mvp * b.ncb));
+    const size_t sz_vrow = round64(sizeof(int64_t) * (size_t)(b.ncb / pb->nb + 1));
+    const size_t sz_asrc = round64(sizeof(uint64_t *) * (size_t)(b.mv * pb->ntaps));
+    const size_t sz_npad = round64(sizeof(int32_t) * (size_t)b.mr);
+    const size_t sz_taps = round64(sizeof(int32_t) * (size_t)(b.mr * pb->ntaps));
+    const size_t slab = sz_apack + sz_sums + sz_vrow + sz_asrc + sz_npad + sz_taps;
+
+    uint64_t *wpack = aligned_alloc(64, wpack_bytes);
+    const uint64_t **wsrc = malloc(sizeof(*wsrc) * (size_t)b.nvc);
+    char *slabs = aligned_alloc(64, slab * (size_t)nthreads);
+    if (!wpack || !wsrc || !slabs) {
+        free(wpack);
+        free(wsrc);
+        free(slabs);
+        return BO_ERR_NOMEM;
+    }
+    /* W virtual column (n, i): row n of plane i, K' contiguous words (OHWI for a convolution) */
+    const uint64_t *w = pb->g ? pb->g->w : pb->cv->w;
+    for (int64_t n = 0; n < pb->cols; ++n)
+        for (int i = 0; i < pb->nb; ++i)
+            wsrc[n * pb->nb + i] = w + ((int64_t)i * pb->cols + n) * kwords;
+
+#pragma omp parallel
+    {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        char *p = slabs + slab * (size_t)tid;
+        scratch s;
+        s.apack = (uint64_t *)p;
+        s.sums = (int32_t *)(p += sz_apack);
+        s.vrow = (int64_t *)(p += sz_sums);
+        s.asrc = (const uint64_t **)(p += sz_vrow);
+        s.npad = (int32_t *)(p += sz_asrc);
+        s.pad_taps = (int32_t *)(p += sz_npad);
+
+#pragma omp for schedule(static)
+        for (int64_t q = 0; q < npanels; ++q) {
+            const int64_t y = q * BO_MICRO_VW;
+            const int64_t nrows = b.nvc - y < BO_MICRO_VW ? b.nvc - y : BO_MICRO_VW;
+            pack(isa, BO_MICRO_VW, wsrc + y, 1, kwords, nrows, 0, b.nunits, wpack + q * b.nunits * BO_MICRO_VW * pw);
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t rb = 0; rb < row_blocks; ++rb) {
+            const int64_t r0 = rb * b.mr, m = pb->rows - r0 < b.mr ? pb->rows - r0 : b.mr;
+            row_block(pb, &b, wpack, &s, r0, m);
+        }
+    }
+    free(wpack);
+    free(wsrc);
+    free(slabs);
+    return BO_OK;
 }
 
 int bo_mbgemm_fast(const bo_gemm_args *g, int path)
 {
-    const int mr = rows_per_tile(g->a_planes);
-    const plan p = {micro_for(path), g->a_planes, g->w_planes, 1, g->nw, 0};
-    const int64_t full_scale = g->k * ((INT64_C(1) << g->a_planes) - 1) * ((INT64_C(1) << g->w_planes) - 1);
-    const int64_t nc = column_block(g->cols, (int64_t)g->w_planes * g->nw * 8);
-    const int64_t row_tiles = (g->rows + mr - 1) / mr;
-    int failed = 0;
-
-#pragma omp parallel reduction(|| : failed)
-    {
-        scratch s;
-        const uint64_t **wpanel = malloc(sizeof(*wpanel) * (size_t)(nc * g->w_planes));
-        const uint64_t *aind[BO_MICRO_VA * BO_MAX_BITS];
-        if (!scratch_alloc(&s, mr, nc, g->w_planes) || !wpanel)
-            failed = 1;
-        for (int64_t n0 = 0; n0 < g->cols && !failed; n0 += nc) {
-            const int64_t n = g->cols - n0 < nc ? g->cols - n0 : nc;
-            fill_panel(wpanel, g->w, g->w_planes, g->cols, n0, n, g->nw);
-#pragma omp for schedule(static)
-            for (int64_t rt = 0; rt < row_tiles; ++rt) {
-                const int64_t r0 = rt * mr;
-                const int m = g->rows - r0 < mr ? (int)(g->rows - r0) : mr;
-                for (int r = 0; r < m; ++r)
-                    for (int j = 0; j < g->a_planes; ++j)
-                        aind[r * g->a_planes + j] = g->a + ((int64_t)j * g->rows + r0 + r) * g->nw;
-                row_tile(&p, m, n, aind, wpanel, &s);
-                for (int r = 0; r < m; ++r) {
-                    const int64_t *Pr = s.P + r * n, base = (r0 + r) * g->cols + n0;
-                    if (g->transform) {
-                        for (int64_t c = 0; c < n; ++c)
-                            bo_output_store(g->transform, g->out, g->out64, g->rows, g->cols, r0 + r, n0 + c,
-                                            full_scale - 2 * Pr[c]);
-                    } else if (g->out64) {
-                        int64_t *restrict o = (int64_t *)g->out + base;
-                        for (int64_t c = 0; c < n; ++c)
-                            o[c] = full_scale - 2 * Pr[c];
-                    } else {
-                        /* a restrict local: the store cannot alias g, so this loop vectorises */
-                        int32_t *restrict o = (int32_t *)g->out + base;
-                        for (int64_t c = 0; c < n; ++c)
-                            o[c] = (int32_t)(full_scale - 2 * Pr[c]);
-                    }
-                }
-            }
-        }
-        scratch_free(&s);
-        free(wpanel);
-    }
-    return failed ? BO_ERR_NOMEM : BO_OK;
+    if (g->nw * 64 >= MAX_K_BITS)
+        return bo_mbgemm_reference(g);
+    problem pb = {0};
+    pb.isa = isa_for(path);
+    pb.rows = g->rows;
+    pb.cols = g->cols;
+    pb.na = g->a_planes;
+    pb.nb = g->w_planes;
+    pb.ntaps = 1;
+    pb.nw = g->nw;
+    pb.full_scale = g->k * ((INT64_C(1) << g->a_planes) - 1) * ((INT64_C(1) << g->w_planes) - 1);
+    pb.fused = pb.na == 1 && pb.nb == 1 && !g->transform && !g->out64;
+    pb.g = g;
+    pb.out = g->out;
+    pb.out64 = g->out64;
+    pb.transform = g->transform;
+    return run(&pb);
 }
 
 int bo_mbconv2d_fast(const bo_conv_args *cv, int path)
 {
-    const int mr = rows_per_tile(cv->a_planes);
     const int64_t ntaps = cv->kh * cv->kw;
-    const plan p = {micro_for(path), cv->a_planes, cv->w_planes, ntaps, cv->nw, cv->nw};
+    if (ntaps * cv->nw * 64 >= MAX_K_BITS)
+        return bo_mbconv2d_reference(cv);
     const int64_t amax = (INT64_C(1) << cv->a_planes) - 1;
-    const int64_t full_scale = ntaps * cv->in_c * amax * ((INT64_C(1) << cv->w_planes) - 1);
     const int64_t pad_corr = cv->pad_value + amax;
-    const int64_t pixels_in = cv->batch * cv->in_h * cv->in_w;
-    const int64_t rows = cv->batch * cv->out_h * cv->out_w;
-    const int64_t nc = column_block(cv->out_c, (int64_t)cv->w_planes * ntaps * cv->nw * 8);
-    const int64_t row_tiles = (rows + mr - 1) / mr;
     if (pad_corr && !cv->tap_sum)
         return BO_ERR_ARG;
-    uint64_t *zero = calloc((size_t)cv->nw, sizeof(uint64_t));
-    if (!zero)
-        return BO_ERR_NOMEM;
-    int failed = 0;
+    problem pb = {0};
+    pb.isa = isa_for(path);
+    pb.rows = cv->batch * cv->out_h * cv->out_w;
+    pb.cols = cv->out_c;
+    pb.na = cv->a_planes;
+    pb.nb = cv->w_planes;
+    pb.ntaps = ntaps;
+    pb.nw = cv->nw;
+    pb.full_scale = ntaps * cv->in_c * amax * ((INT64_C(1) << cv->w_planes) - 1);
+    pb.fused = pb.na == 1 && pb.nb == 1 && !cv->transform && !cv->out64;
+    pb.cv = cv;
+    pb.out = cv->out;
+    pb.out64 = cv->out64;
+    pb.transform = cv->transform;
 
-#pragma omp parallel reduction(|| : failed)
-    {
-        scratch s;
-        const uint64_t **wpanel = malloc(sizeof(*wpanel) * (size_t)(nc * cv->w_planes));
-        const uint64_t **aind = malloc(sizeof(*aind) * (size_t)(mr * cv->a_planes * ntaps));
-        unsigned char *padded = malloc((size_t)(mr * ntaps));
-        if (!scratch_alloc(&s, mr, nc, cv->w_planes) || !wpanel || !aind || !padded)
-            failed = 1;
-        for (int64_t n0 = 0; n0 < cv->out_c && !failed; n0 += nc) {
-            const int64_t n = cv->out_c - n0 < nc ? cv->out_c - n0 : nc;
-            fill_panel(wpanel, cv->w, cv->w_planes, cv->out_c, n0, n, ntaps * cv->nw);
-#pragma omp for schedule(static)
-            for (int64_t rt = 0; rt < row_tiles; ++rt) {
-                const int64_t r0 = rt * mr;
-                const int m = rows - r0 < mr ? (int)(rows - r0) : mr;
-                int any_padded = 0;
-                for (int r = 0; r < m; ++r) {
-                    const int64_t q = r0 + r, b = q / (cv->out_h * cv->out_w);
-                    const int64_t oy = (q / cv->out_w) % cv->out_h, ox = q % cv->out_w;
-                    for (int64_t t = 0; t < ntaps; ++t) {
-                        const int64_t iy = oy * cv->stride_h - cv->pad_top + (t / cv->kw) * cv->dil_h;
-                        const int64_t ix = ox * cv->stride_w - cv->pad_left + (t % cv->kw) * cv->dil_w;
-                        const int out = iy < 0 || iy >= cv->in_h || ix < 0 || ix >= cv->in_w;
-                        padded[r * ntaps + t] = (unsigned char)out;
-                        any_padded |= out;
-                        const int64_t pix = (b * cv->in_h + iy) * cv->in_w + ix;
-                        for (int j = 0; j < cv->a_planes; ++j)
-                            aind[(r * cv->a_planes + j) * ntaps + t] =
-                                out ? zero : cv->x + ((int64_t)j * pixels_in + pix) * cv->nw;
-                    }
-                }
-                row_tile(&p, m, n, aind, wpanel, &s);
-                for (int r = 0; r < m; ++r)
-                    for (int64_t c = 0; c < n; ++c) {
-                        int64_t v = full_scale - 2 * s.P[r * n + c];
-                        if (any_padded && pad_corr)
-                            for (int64_t t = 0; t < ntaps; ++t)
-                                if (padded[r * ntaps + t])
-                                    v += pad_corr * cv->tap_sum[(n0 + c) * ntaps + t];
-                        bo_output_store(cv->transform, cv->out, cv->out64, rows, cv->out_c, r0 + r, n0 + c, v);
-                    }
-            }
-        }
-        scratch_free(&s);
-        free(wpanel);
-        free(aind);
-        free(padded);
+    uint64_t *zero = calloc((size_t)cv->nw, sizeof(uint64_t));
+    int64_t *tap_corr = pad_corr ? malloc(sizeof(int64_t) * (size_t)(ntaps * cv->out_c)) : NULL;
+    if (!zero || (pad_corr && !tap_corr)) {
+        free(zero);
+        free(tap_corr);
+        return BO_ERR_NOMEM;
     }
+    if (tap_corr)
+        for (int64_t t = 0; t < ntaps; ++t)
+            for (int64_t o = 0; o < cv->out_c; ++o)
+                tap_corr[t * cv->out_c + o] = pad_corr * cv->tap_sum[o * ntaps + t];
+    pb.zero = zero;
+    pb.tap_corr = tap_corr;
+    const int status = run(&pb);
     free(zero);
-    return failed ? BO_ERR_NOMEM : BO_OK;
+    free(tap_corr);
+    return status;
 }

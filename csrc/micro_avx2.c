@@ -1,154 +1,96 @@
 /*
- * AVX2 micro-kernel (contract in kernels.h): Mula's nibble lookup popcount.
+ * AVX2 micro-kernel (contract in kernels.h): Mula's nibble lookup popcount on
+ * operands the driver has split into nibbles.
  *
- * Each byte of x = a ^ w is split into two nibbles, vpshufb looks up their
- * popcounts in a 16-entry table, and the byte counts (at most 8 per vector)
- * are summed with vpaddb. A byte accumulator therefore holds at most 31
- * vectors (31 * 8 = 248 < 256) before it is widened with vpsadbw into 64-bit
- * totals; `pending` counts the vectors since the last widening.
+ * vpshufb looks up the popcount of each byte's low nibble in a 16-entry table.
+ * The popcount of x = a ^ w is lut[x & 0x0f] + lut[x >> 4 & 0x0f] per byte, and
+ * since the nibbles of a ^ w are the nibbles of a xor the nibbles of w,
  *
- * The va x vw accumulators stay in registers while the words stream past, so
- * all branch pairs of a tile are formed from one load of each word.
+ *     popcount(a ^ w) = lut[lo(a) ^ lo(w)] + lut[hi(a) ^ hi(w)],
+ *
+ * with lo and hi computed once per word when the operands are packed. A pair
+ * of vectors then costs 2 xor + 2 vpshufb + 2 add instead of the 8 operations
+ * of the classic form (xor, and, shift, and, 2 vpshufb, 2 add), and the 2 x 4
+ * tile of accumulators forms every pair from one load of each operand.
+ *
+ * A unit is 4 words (256 bits), packed as 32 bytes of low nibbles and 32 of
+ * high ones. A byte accumulator gains at most 8 per unit, so it holds 31 units
+ * (248 < 256); the driver keeps kv within that window, and the tile is reduced
+ * once at the end: vpsadbw sums each accumulator's bytes into four 64-bit
+ * lanes, and a transpose-and-add leaves the 8 sums as int32 in one register.
  */
 #include "avx2.h"
 #include "kernels.h"
-#define MAX_PENDING 31
 
-INLINE AVX2 __m256i popcount_bytes(__m256i v, __m256i lut, __m256i low)
-{
-    const __m256i lo = _mm256_and_si256(v, low);
-    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
-    return _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
-}
+#define MAX_UNITS 31
 
-/* Widen the byte accumulators of one A row into its 64-bit totals. */
-INLINE AVX2 void widen_row(const int VW, __m256i *acc, int64_t *total)
+/* [sum acc[0][0..3] | sum acc[1][0..3]] as int32, from the 8 byte accumulators. */
+INLINE AVX2 __m256i reduce_tile(const __m256i acc[BO_MICRO_VA][BO_MICRO_VW])
 {
     const __m256i zero = _mm256_setzero_si256();
-    if (VW == 4) {
-        /* Transpose-and-add: lanes of s0..s3 end as [sum s0, sum s1, sum s2, sum s3]. */
-        const __m256i s0 = _mm256_sad_epu8(acc[0], zero), s1 = _mm256_sad_epu8(acc[1], zero);
-        const __m256i s2 = _mm256_sad_epu8(acc[2], zero), s3 = _mm256_sad_epu8(acc[3], zero);
-        const __m256i t01 = _mm256_add_epi64(_mm256_unpacklo_epi64(s0, s1), _mm256_unpackhi_epi64(s0, s1));
-        const __m256i t23 = _mm256_add_epi64(_mm256_unpacklo_epi64(s2, s3), _mm256_unpackhi_epi64(s2, s3));
-        const __m256i r = _mm256_add_epi64(_mm256_permute2x128_si256(t01, t23, 0x20),
-                                           _mm256_permute2x128_si256(t01, t23, 0x31));
-        __m256i t = _mm256_loadu_si256((const __m256i *)total);
-        _mm256_storeu_si256((__m256i *)total, _mm256_add_epi64(t, r));
+    __m256i row[BO_MICRO_VA];
+    for (int x = 0; x < BO_MICRO_VA; ++x) {
+        /* Each vpsadbw lane is below 2^16, so two sums share a 64-bit lane as two int32. */
+        const __m256i s01 = _mm256_or_si256(_mm256_sad_epu8(acc[x][0], zero),
+                                            _mm256_slli_epi64(_mm256_sad_epu8(acc[x][1], zero), 32));
+        const __m256i s23 = _mm256_or_si256(_mm256_sad_epu8(acc[x][2], zero),
+                                            _mm256_slli_epi64(_mm256_sad_epu8(acc[x][3], zero), 32));
+        /* [y0 y1 y2 y3] per 128-bit lane, each a partial sum over that lane */
+        row[x] = _mm256_add_epi32(_mm256_unpacklo_epi64(s01, s23), _mm256_unpackhi_epi64(s01, s23));
+    }
+    return _mm256_add_epi32(_mm256_permute2x128_si256(row[0], row[1], 0x20),
+                            _mm256_permute2x128_si256(row[0], row[1], 0x31));
+}
+
+INLINE AVX2 void store_row(int32_t *c, __m128i v, __m128i mask, int ncols, int32_t bias, __m128i mult,
+                           int accumulate)
+{
+    v = _mm_mullo_epi32(v, mult);
+    if (ncols == BO_MICRO_VW) {
+        const __m128i base = accumulate ? _mm_loadu_si128((const __m128i *)c) : _mm_set1_epi32(bias);
+        _mm_storeu_si128((__m128i *)c, _mm_add_epi32(base, v));
     } else {
-        for (int y = 0; y < VW; ++y) {
-            const __m256i s = _mm256_sad_epu8(acc[y], zero);
-            const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-            total[y] += _mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1);
-        }
-    }
-    for (int y = 0; y < VW; ++y)
-        acc[y] = _mm256_setzero_si256();
-}
-
-/* One vector step: VA A vectors against VW W vectors at word u (masked on the tail). */
-INLINE AVX2 void step(const int VA, const int VW, const uint64_t *const *ap, const uint64_t *const *wp, int64_t u,
-                      const int masked, __m256i mask, __m256i acc[BO_MICRO_VA][BO_MICRO_VW], __m256i lut,
-                      __m256i low)
-{
-    __m256i av[BO_MICRO_VA];
-    for (int x = 0; x < VA; ++x)
-        av[x] = masked ? _mm256_maskload_epi64((const long long *)(ap[x] + u), mask)
-                       : _mm256_loadu_si256((const __m256i *)(ap[x] + u));
-    for (int y = 0; y < VW; ++y) {
-        const __m256i wv = masked ? _mm256_maskload_epi64((const long long *)(wp[y] + u), mask)
-                                  : _mm256_loadu_si256((const __m256i *)(wp[y] + u));
-        for (int x = 0; x < VA; ++x)
-            acc[x][y] = _mm256_add_epi8(acc[x][y], popcount_bytes(_mm256_xor_si256(av[x], wv), lut, low));
+        const __m128i base = accumulate ? _mm_maskload_epi32(c, mask) : _mm_set1_epi32(bias);
+        _mm_maskstore_epi32(c, mask, _mm_add_epi32(base, v));
     }
 }
 
-/* The A and W rows under tap t (kernels.h: a is an indirection list, w strided by tap). */
-INLINE void tap_rows(const int VA, const int VW, const uint64_t *const *a, const uint64_t *const *w, int64_t ntaps,
-                     int64_t t, int64_t w_tap_stride, const uint64_t **ap, const uint64_t **wp)
-{
-    for (int x = 0; x < VA; ++x)
-        ap[x] = a[x * ntaps + t];
-    for (int y = 0; y < VW; ++y)
-        wp[y] = w[y] + t * w_tap_stride;
-}
-
-INLINE AVX2 void tile(const int VA, const int VW, int64_t ntaps, int64_t nw, const uint64_t *const *a,
-                      const uint64_t *const *w, int64_t w_tap_stride, int64_t *sums, int64_t ld)
+AVX2 static void micro_avx2(BO_MICRO_ARGS)
 {
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
                                          0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-    const __m256i low = _mm256_set1_epi8(0x0f);
-    const int64_t full = nw / 4, tail = nw % 4;
-    const __m256i tail_mask = _mm256_setr_epi64x(tail > 0 ? -1 : 0, tail > 1 ? -1 : 0, tail > 2 ? -1 : 0, 0);
-    __m256i acc[BO_MICRO_VA][BO_MICRO_VW];
-    for (int x = 0; x < VA; ++x)
-        for (int y = 0; y < VW; ++y)
-            acc[x][y] = _mm256_setzero_si256();
+    const __m128i mask = _mm_setr_epi32(-1, ncols > 1 ? -1 : 0, ncols > 2 ? -1 : 0, ncols > 3 ? -1 : 0);
+    const __m128i vmult = _mm_set1_epi32(mult);
 
-    if (ntaps * (full + (tail != 0)) <= MAX_PENDING) {
-        /* Everything fits one byte-accumulation window: no widening until the end. */
-        for (int64_t t = 0; t < ntaps; ++t) {
-            const uint64_t *ap[BO_MICRO_VA], *wp[BO_MICRO_VW];
-            tap_rows(VA, VW, a, w, ntaps, t, w_tap_stride, ap, wp);
-            int64_t u = 0;
-            for (; u < 4 * full; u += 4) {
-                step(VA, VW, ap, wp, u, 0, tail_mask, acc, lut, low);
-            }
-            if (tail)
-                step(VA, VW, ap, wp, u, 1, tail_mask, acc, lut, low);
-        }
-        for (int x = 0; x < VA; ++x) {
-            int64_t row[BO_MICRO_VW] = {0};
-            widen_row(VW, acc[x], row);
-            for (int y = 0; y < VW; ++y)
-                sums[x * ld + y] = row[y];
-        }
-        return;
-    }
-
-    int64_t total[BO_MICRO_VA][BO_MICRO_VW] = {{0}};
-    int pending = 0;
-
-    for (int64_t t = 0; t < ntaps; ++t) {
-        const uint64_t *ap[BO_MICRO_VA], *wp[BO_MICRO_VW];
-        tap_rows(VA, VW, a, w, ntaps, t, w_tap_stride, ap, wp);
-        int64_t u = 0;  /* in words; vectors are 4 words */
-        for (int64_t left = full; left > 0;) {
-            int64_t n = left < MAX_PENDING - pending ? left : MAX_PENDING - pending;
-            left -= n;
-            pending += (int)n;
-            for (; n > 0; --n, u += 4) {
-                step(VA, VW, ap, wp, u, 0, tail_mask, acc, lut, low);
-            }
-            if (pending == MAX_PENDING) {
-                for (int x = 0; x < VA; ++x)
-                    widen_row(VW, acc[x], total[x]);
-                pending = 0;
+    for (int64_t x0 = 0; x0 < rows; x0 += BO_MICRO_VA, a += kv * BO_MICRO_VA * 8) {
+        __m256i acc[BO_MICRO_VA][BO_MICRO_VW];
+        for (int x = 0; x < BO_MICRO_VA; ++x)
+            for (int y = 0; y < BO_MICRO_VW; ++y)
+                acc[x][y] = _mm256_setzero_si256();
+        const __m256i *ap = (const __m256i *)a, *wp = (const __m256i *)w;
+        for (int64_t u = 0; u < kv; ++u, ap += 2 * BO_MICRO_VA, wp += 2 * BO_MICRO_VW) {
+            /* Low nibbles of every pair, then high ones: 8 accumulators, the table and 4 temporaries
+             * fit the 16 ymm registers. The empty asm pins each accumulator in a register between
+             * the halves; without it GCC re-associates lut[lo] + lut[hi] across them and spills. */
+            for (int h = 0; h < 2; ++h) {
+                __m256i av[BO_MICRO_VA];
+                for (int x = 0; x < BO_MICRO_VA; ++x)
+                    av[x] = _mm256_loadu_si256(ap + 2 * x + h);
+                for (int y = 0; y < BO_MICRO_VW; ++y) {
+                    const __m256i wv = _mm256_loadu_si256(wp + 2 * y + h);
+                    for (int x = 0; x < BO_MICRO_VA; ++x)
+                        acc[x][y] = _mm256_add_epi8(acc[x][y], _mm256_shuffle_epi8(lut, _mm256_xor_si256(av[x], wv)));
+                }
+                for (int x = 0; x < BO_MICRO_VA; ++x)
+                    for (int y = 0; y < BO_MICRO_VW; ++y)
+                        __asm__("" : "+x"(acc[x][y]));
             }
         }
-        if (tail) {
-            step(VA, VW, ap, wp, u, 1, tail_mask, acc, lut, low);
-            if (++pending == MAX_PENDING) {
-                for (int x = 0; x < VA; ++x)
-                    widen_row(VW, acc[x], total[x]);
-                pending = 0;
-            }
-        }
-    }
-    for (int x = 0; x < VA; ++x) {
-        widen_row(VW, acc[x], total[x]);
-        for (int y = 0; y < VW; ++y)
-            sums[x * ld + y] = total[x][y];
+        const __m256i r = reduce_tile(acc);
+        store_row(c + x0 * ldc, _mm256_castsi256_si128(r), mask, ncols, bias, vmult, accumulate);
+        if (x0 + 1 < rows)
+            store_row(c + (x0 + 1) * ldc, _mm256_extracti128_si256(r, 1), mask, ncols, bias, vmult, accumulate);
     }
 }
 
-AVX2 void bo_micro_avx2(BO_MICRO_ARGS)
-{
-    if (va == 2)
-        BO_PANEL(tile, 2);
-    else if (va == 1)
-        BO_PANEL(tile, 1);
-    else
-        bo_micro_scalar(va, ncols, ntaps, nw, a, w, w_tap_stride, sums);
-}
+const bo_isa bo_isa_avx2 = {4, 8, 1, MAX_UNITS, micro_avx2};
