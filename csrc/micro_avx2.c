@@ -16,27 +16,29 @@
  * A unit is 4 words (256 bits), packed as 32 bytes of low nibbles and 32 of
  * high ones. A byte accumulator gains at most 8 per unit, so it holds 31 units
  * (248 < 256); the driver keeps kv within that window, and the tile is reduced
- * once at the end: vpsadbw sums each accumulator's bytes into four 64-bit
- * lanes, and a transpose-and-add leaves the 8 sums as int32 in one register.
+ * once at the end (reduce_tile) into the 8 sums as int32 in one register.
  */
 #include "avx2.h"
 #include "kernels.h"
 
 #define MAX_UNITS 31
 
-/* [sum acc[0][0..3] | sum acc[1][0..3]] as int32, from the 8 byte accumulators. */
+/*
+ * [sum acc[0][0..3] | sum acc[1][0..3]] as int32, from the 8 byte accumulators.
+ * Every partial sum is below 2^16 (32 bytes of at most 248), so after vpsadbw
+ * the four 64-bit lanes of each accumulator can be packed into 16-bit words
+ * with two rounds of vpackusdw and the pairs of words added by vpmaddwd.
+ */
 INLINE AVX2 __m256i reduce_tile(const __m256i acc[BO_MICRO_VA][BO_MICRO_VW])
 {
-    const __m256i zero = _mm256_setzero_si256();
+    const __m256i zero = _mm256_setzero_si256(), ones = _mm256_set1_epi16(1);
     __m256i row[BO_MICRO_VA];
     for (int x = 0; x < BO_MICRO_VA; ++x) {
-        /* Each vpsadbw lane is below 2^16, so two sums share a 64-bit lane as two int32. */
-        const __m256i s01 = _mm256_or_si256(_mm256_sad_epu8(acc[x][0], zero),
-                                            _mm256_slli_epi64(_mm256_sad_epu8(acc[x][1], zero), 32));
-        const __m256i s23 = _mm256_or_si256(_mm256_sad_epu8(acc[x][2], zero),
-                                            _mm256_slli_epi64(_mm256_sad_epu8(acc[x][3], zero), 32));
-        /* [y0 y1 y2 y3] per 128-bit lane, each a partial sum over that lane */
-        row[x] = _mm256_add_epi32(_mm256_unpacklo_epi64(s01, s23), _mm256_unpackhi_epi64(s01, s23));
+        /* per 128-bit lane, as int32: [y0 y0' y1 y1'] and [y2 y2' y3 y3'] */
+        const __m256i s01 = _mm256_packus_epi32(_mm256_sad_epu8(acc[x][0], zero), _mm256_sad_epu8(acc[x][1], zero));
+        const __m256i s23 = _mm256_packus_epi32(_mm256_sad_epu8(acc[x][2], zero), _mm256_sad_epu8(acc[x][3], zero));
+        /* as int16 [y0 y0' y1 y1' y2 y2' y3 y3'], then int32 [y0 y1 y2 y3] per lane */
+        row[x] = _mm256_madd_epi16(_mm256_packus_epi32(s01, s23), ones);
     }
     return _mm256_add_epi32(_mm256_permute2x128_si256(row[0], row[1], 0x20),
                             _mm256_permute2x128_si256(row[0], row[1], 0x31));
