@@ -16,27 +16,29 @@
  * A unit is 4 words (256 bits), packed as 32 bytes of low nibbles and 32 of
  * high ones. A byte accumulator gains at most 8 per unit, so it holds 31 units
  * (248 < 256); the driver keeps kv within that window, and the tile is reduced
- * once at the end: vpsadbw sums each accumulator's bytes into four 64-bit
- * lanes, and a transpose-and-add leaves the 8 sums as int32 in one register.
+ * once at the end (reduce_tile) into the 8 sums as int32 in one register.
  */
 #include "avx2.h"
 #include "kernels.h"
 
 #define MAX_UNITS 31
 
-/* [sum acc[0][0..3] | sum acc[1][0..3]] as int32, from the 8 byte accumulators. */
+/*
+ * [sum acc[0][0..3] | sum acc[1][0..3]] as int32, from the 8 byte accumulators.
+ * Every partial sum is below 2^16 (32 bytes of at most 248), so after vpsadbw
+ * the four 64-bit lanes of each accumulator can be packed into 16-bit words
+ * with two rounds of vpackusdw and the pairs of words added by vpmaddwd.
+ */
 INLINE AVX2 __m256i reduce_tile(const __m256i acc[BO_MICRO_VA][BO_MICRO_VW])
 {
-    const __m256i zero = _mm256_setzero_si256();
+    const __m256i zero = _mm256_setzero_si256(), ones = _mm256_set1_epi16(1);
     __m256i row[BO_MICRO_VA];
     for (int x = 0; x < BO_MICRO_VA; ++x) {
-        /* Each vpsadbw lane is below 2^16, so two sums share a 64-bit lane as two int32. */
-        const __m256i s01 = _mm256_or_si256(_mm256_sad_epu8(acc[x][0], zero),
-                                            _mm256_slli_epi64(_mm256_sad_epu8(acc[x][1], zero), 32));
-        const __m256i s23 = _mm256_or_si256(_mm256_sad_epu8(acc[x][2], zero),
-                                            _mm256_slli_epi64(_mm256_sad_epu8(acc[x][3], zero), 32));
-        /* [y0 y1 y2 y3] per 128-bit lane, each a partial sum over that lane */
-        row[x] = _mm256_add_epi32(_mm256_unpacklo_epi64(s01, s23), _mm256_unpackhi_epi64(s01, s23));
+        /* per 128-bit lane, as int32: [y0 y0' y1 y1'] and [y2 y2' y3 y3'] */
+        const __m256i s01 = _mm256_packus_epi32(_mm256_sad_epu8(acc[x][0], zero), _mm256_sad_epu8(acc[x][1], zero));
+        const __m256i s23 = _mm256_packus_epi32(_mm256_sad_epu8(acc[x][2], zero), _mm256_sad_epu8(acc[x][3], zero));
+        /* as int16 [y0 y0' y1 y1' y2 y2' y3 y3'], then int32 [y0 y1 y2 y3] per lane */
+        row[x] = _mm256_madd_epi16(_mm256_packus_epi32(s01, s23), ones);
     }
     return _mm256_add_epi32(_mm256_permute2x128_si256(row[0], row[1], 0x20),
                             _mm256_permute2x128_si256(row[0], row[1], 0x31));
@@ -55,6 +57,55 @@ INLINE AVX2 void store_row(int32_t *c, __m128i v, __m128i mask, int ncols, int32
     }
 }
 
+/*
+ * The byte accumulators of a 2 x 4 tile over kv >= 1 units: acc[x][y] holds,
+ * per byte, the popcount of A[x] ^ W[y] summed over the units.
+ *
+ * Written in assembly because it is the whole cost of the kernel and GCC's
+ * register allocation of the intrinsics spilled accumulators or copied them
+ * around the loop (61 instructions per unit where 56 suffice: 4 loads, 8 pairs
+ * x 2 nibbles x (xor, vpshufb, add), the loop). The first unit sets the
+ * accumulators instead of adding to zeroed ones. Registers: 8 accumulators
+ * and the table chosen by the compiler, ymm12-13 the A vectors of a nibble
+ * half, ymm14 the pair in flight. Panels (kernels.h): an A unit is 128 bytes
+ * (row 0 lo, row 0 hi, row 1 lo, row 1 hi), a W unit 256 (columns 0..3, lo, hi).
+ */
+#define NIBBLES(OP, HALF)                                                                               \
+    "vmovdqu " HALF "(%[ap]), %%ymm12\n\t"                                                              \
+    "vmovdqu 64+" HALF "(%[ap]), %%ymm13\n\t"                                                           \
+    OP("%%ymm12", HALF, "c00") OP("%%ymm13", HALF, "c10") OP("%%ymm12", "64+" HALF, "c01")              \
+    OP("%%ymm13", "64+" HALF, "c11") OP("%%ymm12", "128+" HALF, "c02") OP("%%ymm13", "128+" HALF, "c12") \
+    OP("%%ymm12", "192+" HALF, "c03") OP("%%ymm13", "192+" HALF, "c13")
+/* acc = lut[a ^ w] (first unit) or acc += lut[a ^ w] */
+#define SET(A, OFF, ACC) "vpxor " OFF "(%[wp]), " A ", %%ymm14\n\t" "vpshufb %%ymm14, %[lut], %[" ACC "]\n\t"
+#define ADD(A, OFF, ACC) "vpxor " OFF "(%[wp]), " A ", %%ymm14\n\t" "vpshufb %%ymm14, %[lut], %%ymm14\n\t" \
+                         "vpaddb %%ymm14, %[" ACC "], %[" ACC "]\n\t"
+
+INLINE AVX2 void tile_bytes(int64_t kv, const uint64_t *ap, const uint64_t *wp, __m256i lut,
+                            __m256i acc[BO_MICRO_VA][BO_MICRO_VW])
+{
+    __asm__(NIBBLES(SET, "0") NIBBLES(ADD, "32")
+            "add $128, %[ap]\n\t"
+            "add $256, %[wp]\n\t"
+            "dec %[n]\n\t"
+            "jz 2f\n"
+            "1:\n\t"
+            NIBBLES(ADD, "0") NIBBLES(ADD, "32")
+            "add $128, %[ap]\n\t"
+            "add $256, %[wp]\n\t"
+            "dec %[n]\n\t"
+            "jnz 1b\n"
+            "2:\n\t"
+            : [ap] "+r"(ap), [wp] "+r"(wp), [n] "+r"(kv),
+              [c00] "=&x"(acc[0][0]), [c01] "=&x"(acc[0][1]), [c02] "=&x"(acc[0][2]), [c03] "=&x"(acc[0][3]),
+              [c10] "=&x"(acc[1][0]), [c11] "=&x"(acc[1][1]), [c12] "=&x"(acc[1][2]), [c13] "=&x"(acc[1][3])
+            : [lut] "x"(lut), "m"(*(const char(*)[])ap), "m"(*(const char(*)[])wp)
+            : "xmm12", "xmm13", "xmm14", "cc");
+}
+#undef NIBBLES
+#undef SET
+#undef ADD
+
 AVX2 static void micro_avx2(BO_MICRO_ARGS)
 {
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
@@ -64,28 +115,7 @@ AVX2 static void micro_avx2(BO_MICRO_ARGS)
 
     for (int64_t x0 = 0; x0 < rows; x0 += BO_MICRO_VA, a += kv * BO_MICRO_VA * 8) {
         __m256i acc[BO_MICRO_VA][BO_MICRO_VW];
-        for (int x = 0; x < BO_MICRO_VA; ++x)
-            for (int y = 0; y < BO_MICRO_VW; ++y)
-                acc[x][y] = _mm256_setzero_si256();
-        const __m256i *ap = (const __m256i *)a, *wp = (const __m256i *)w;
-        for (int64_t u = 0; u < kv; ++u, ap += 2 * BO_MICRO_VA, wp += 2 * BO_MICRO_VW) {
-            /* Low nibbles of every pair, then high ones: 8 accumulators, the table and 4 temporaries
-             * fit the 16 ymm registers. The empty asm pins each accumulator in a register between
-             * the halves; without it GCC re-associates lut[lo] + lut[hi] across them and spills. */
-            for (int h = 0; h < 2; ++h) {
-                __m256i av[BO_MICRO_VA];
-                for (int x = 0; x < BO_MICRO_VA; ++x)
-                    av[x] = _mm256_loadu_si256(ap + 2 * x + h);
-                for (int y = 0; y < BO_MICRO_VW; ++y) {
-                    const __m256i wv = _mm256_loadu_si256(wp + 2 * y + h);
-                    for (int x = 0; x < BO_MICRO_VA; ++x)
-                        acc[x][y] = _mm256_add_epi8(acc[x][y], _mm256_shuffle_epi8(lut, _mm256_xor_si256(av[x], wv)));
-                }
-                for (int x = 0; x < BO_MICRO_VA; ++x)
-                    for (int y = 0; y < BO_MICRO_VW; ++y)
-                        __asm__("" : "+x"(acc[x][y]));
-            }
-        }
+        tile_bytes(kv, a, w, lut, acc);
         const __m256i r = reduce_tile(acc);
         store_row(c + x0 * ldc, _mm256_castsi256_si128(r), mask, ncols, bias, vmult, accumulate);
         if (x0 + 1 < rows)
