@@ -122,24 +122,31 @@ static void pack(const bo_isa *isa, int G, const uint64_t *const *src, int64_t n
         const uint64_t *const *s = src + x * npieces;
         int64_t p = k0 * uw / piece_words, off = k0 * uw % piece_words;
         for (int64_t u = 0; u < kc; ++u, d += G * pw) {
-            uint64_t word[16];  /* unit_words <= 16 */
-            for (int i = 0; i < uw; ++i) {
-                word[i] = 0;
-                if (p < npieces) {
-                    word[i] = s[p][off];
-                    if (++off == piece_words) {
+            uint64_t tmp[16];  /* unit_words <= 16 */
+            const uint64_t *words = tmp;
+            if (p < npieces && off + uw <= piece_words) {
+                words = s[p] + off;  /* the unit lies within one piece: read it in place */
+                off += uw;
+            } else {
+                for (int i = 0; i < uw; ++i, ++off) {
+                    if (off == piece_words) {
                         off = 0;
                         ++p;
                     }
+                    tmp[i] = p < npieces ? s[p][off] : 0;
                 }
+            }
+            if (off == piece_words) {
+                off = 0;
+                ++p;
             }
             if (isa->nibbles)
                 for (int i = 0; i < uw; ++i) {
-                    d[i] = word[i] & LOW_NIBBLES;
-                    d[uw + i] = word[i] >> 4 & LOW_NIBBLES;
+                    d[i] = words[i] & LOW_NIBBLES;
+                    d[uw + i] = words[i] >> 4 & LOW_NIBBLES;
                 }
             else
-                memcpy(d, word, sizeof(uint64_t) * (size_t)uw);
+                memcpy(d, words, sizeof(uint64_t) * (size_t)uw);
         }
     }
 }
@@ -157,8 +164,11 @@ static blocking plan_blocks(const problem *pb, int nthreads)
 
     const int na = pb->na;
     b.mr = A_BLOCK_BYTES / (b.kc * unit_bytes) / na;
-    /* at least 4 row blocks per thread when there are rows for it, so the dynamic schedule can balance */
-    const int64_t share = (pb->rows + 4 * nthreads - 1) / (4 * nthreads);
+    /* With threads, at least 16 row blocks each when there are rows for it: a thread slowed by
+     * another process hands its share to the others, and the last block ends the call soon
+     * after the others. A smaller block costs little: its W panels are re-read from L2. */
+    const int64_t blocks = nthreads > 1 ? 16 * (int64_t)nthreads : 1;
+    const int64_t share = (pb->rows + blocks - 1) / blocks;
     b.mr = b.mr > share ? share : b.mr;
     if (na % 2 && b.mr > 1)
         b.mr -= b.mr % 2;  /* whole A panels, so no block ends in a half-empty one */
