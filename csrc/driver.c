@@ -10,8 +10,10 @@
  * padding) and never materialised beyond one row block.
  *
  * Loops, outermost first:
- *   1. W is packed once per call, shared by the threads: panels of 4 virtual
- *      columns (column n, plane i), the planes of a column side by side;
+ *   1. W is packed once per call, shared by the threads, in panels of 4
+ *      virtual columns (column n, plane i): 4 columns of one plane, the Nb
+ *      planes of those 4 columns in consecutive panels, so that the epilogue
+ *      folds the planes with contiguous loads;
  *   2. row blocks go to the threads (dynamic schedule: on a shared machine a
  *      core may be slowed, and fixed shares would wait for it); a block's
  *      packed A (its virtual rows (row r, plane j)) fills half of L1;
@@ -86,7 +88,7 @@ typedef struct {
 typedef struct {
     int64_t nunits, kc, nchunks;   /* K' in units; units per chunk */
     int64_t mr, mv, mvp;           /* rows per row block; its virtual rows; rounded up to whole A panels */
-    int64_t nvc, nvcp, ncb;        /* virtual columns; rounded up to whole W panels; per column block */
+    int64_t nvcp, ncb;             /* virtual columns (whole W panels); per column block */
 } blocking;
 
 /* Per-thread buffers, carved from one allocation made before the parallel region. */
@@ -102,8 +104,8 @@ typedef struct {
 /*
  * Pack units [k0, k0 + kc) of the nrows virtual rows into panels of G rows
  * (layout in kernels.h). Row x reads its pieces src[x * npieces + p], each
- * piece_words long, one after another; past the last piece and past nrows
- * the words are zero.
+ * piece_words long, one after another; past the last piece, past nrows and
+ * where src[x * npieces] is NULL the words are zero.
  */
 static void pack(const bo_isa *isa, int G, const uint64_t *const *src, int64_t npieces, int64_t piece_words,
                  int64_t nrows, int64_t k0, int64_t kc, uint64_t *dst)
@@ -112,7 +114,7 @@ static void pack(const bo_isa *isa, int G, const uint64_t *const *src, int64_t n
     const int64_t npanels = (nrows + G - 1) / G;
     for (int64_t x = 0; x < npanels * G; ++x) {
         uint64_t *d = dst + (x / G) * kc * G * pw + (x % G) * pw;
-        if (x >= nrows) {
+        if (x >= nrows || !src[x * npieces]) {
             for (int64_t u = 0; u < kc; ++u, d += G * pw)
                 memset(d, 0, sizeof(uint64_t) * (size_t)pw);
             continue;
@@ -120,24 +122,31 @@ static void pack(const bo_isa *isa, int G, const uint64_t *const *src, int64_t n
         const uint64_t *const *s = src + x * npieces;
         int64_t p = k0 * uw / piece_words, off = k0 * uw % piece_words;
         for (int64_t u = 0; u < kc; ++u, d += G * pw) {
-            uint64_t word[16];  /* unit_words <= 16 */
-            for (int i = 0; i < uw; ++i) {
-                word[i] = 0;
-                if (p < npieces) {
-                    word[i] = s[p][off];
-                    if (++off == piece_words) {
+            uint64_t tmp[16];  /* unit_words <= 16 */
+            const uint64_t *words = tmp;
+            if (p < npieces && off + uw <= piece_words) {
+                words = s[p] + off;  /* the unit lies within one piece: read it in place */
+                off += uw;
+            } else {
+                for (int i = 0; i < uw; ++i, ++off) {
+                    if (off == piece_words) {
                         off = 0;
                         ++p;
                     }
+                    tmp[i] = p < npieces ? s[p][off] : 0;
                 }
+            }
+            if (off == piece_words) {
+                off = 0;
+                ++p;
             }
             if (isa->nibbles)
                 for (int i = 0; i < uw; ++i) {
-                    d[i] = word[i] & LOW_NIBBLES;
-                    d[uw + i] = word[i] >> 4 & LOW_NIBBLES;
+                    d[i] = words[i] & LOW_NIBBLES;
+                    d[uw + i] = words[i] >> 4 & LOW_NIBBLES;
                 }
             else
-                memcpy(d, word, sizeof(uint64_t) * (size_t)uw);
+                memcpy(d, words, sizeof(uint64_t) * (size_t)uw);
         }
     }
 }
@@ -155,8 +164,11 @@ static blocking plan_blocks(const problem *pb, int nthreads)
 
     const int na = pb->na;
     b.mr = A_BLOCK_BYTES / (b.kc * unit_bytes) / na;
-    /* at least 4 row blocks per thread when there are rows for it, so the dynamic schedule can balance */
-    const int64_t share = (pb->rows + 4 * nthreads - 1) / (4 * nthreads);
+    /* With threads, at least 16 row blocks each when there are rows for it: a thread slowed by
+     * another process hands its share to the others, and the last block ends the call soon
+     * after the others. A smaller block costs little: its W panels are re-read from L2. */
+    const int64_t blocks = nthreads > 1 ? 16 * (int64_t)nthreads : 1;
+    const int64_t share = (pb->rows + blocks - 1) / blocks;
     b.mr = b.mr > share ? share : b.mr;
     if (na % 2 && b.mr > 1)
         b.mr -= b.mr % 2;  /* whole A panels, so no block ends in a half-empty one */
@@ -164,8 +176,7 @@ static blocking plan_blocks(const problem *pb, int nthreads)
     b.mv = b.mr * na;
     b.mvp = (b.mv + BO_MICRO_VA - 1) / BO_MICRO_VA * BO_MICRO_VA;
 
-    b.nvc = pb->cols * pb->nb;
-    b.nvcp = (b.nvc + BO_MICRO_VW - 1) / BO_MICRO_VW * BO_MICRO_VW;
+    b.nvcp = (pb->cols + BO_MICRO_VW - 1) / BO_MICRO_VW * BO_MICRO_VW * pb->nb;
     if (pb->fused) {
         b.ncb = b.nvcp;
     } else {
@@ -239,8 +250,9 @@ static void store_row(const problem *pb, int64_t row, int64_t n0, int64_t n, con
 static void epilogue(const problem *pb, const blocking *b, const scratch *s, int64_t r0, int64_t m, int64_t y0,
                      int64_t y1)
 {
-    const int na = pb->na, nb = pb->nb;
-    const int64_t n0 = y0 / nb, n = (y1 < b->nvc ? y1 : b->nvc) / nb - n0;
+    const int na = pb->na, nb = pb->nb, VW = BO_MICRO_VW;
+    /* columns [n0, n0 + n): whole groups of VW columns, each in nb panels of VW virtual columns */
+    const int64_t n0 = y0 / nb, n = (y1 / nb < pb->cols ? y1 / nb : pb->cols) - n0;
     for (int64_t r = 0; r < m; ++r) {
         int64_t *v = s->vrow;
         if (pb->fused) {
@@ -254,20 +266,14 @@ static void epilogue(const problem *pb, const blocking *b, const scratch *s, int
             store_row(pb, r0 + r, n0, n, v);
             continue;
         }
-        for (int64_t c = 0; c < n; ++c)
+        for (int64_t c = 0; c < (y1 - y0) / nb; ++c)
             v[c] = 0;
         for (int j = 0; j < na; ++j) {
             const int32_t *sx = s->sums + (r * na + j) * b->ncb;
-            if (nb == 1)
-                for (int64_t c = 0; c < n; ++c)
-                    v[c] += (int64_t)sx[c] << j;
-            else
-                for (int64_t c = 0; c < n; ++c) {
-                    int64_t acc = 0;
-                    for (int i = 0; i < nb; ++i)
-                        acc += (int64_t)sx[c * nb + i] << i;
-                    v[c] += acc << j;
-                }
+            for (int64_t q = 0; q < (y1 - y0) / (VW * nb); ++q)
+                for (int i = 0; i < nb; ++i)
+                    for (int k = 0; k < VW; ++k)
+                        v[q * VW + k] += (int64_t)sx[(q * nb + i) * VW + k] << (i + j);
         }
         for (int64_t c = 0; c < n; ++c)
             v[c] = pb->full_scale - 2 * v[c];
@@ -330,7 +336,7 @@ static int run(const problem *pb)
     const size_t slab = sz_apack + sz_sums + sz_vrow + sz_asrc + sz_npad + sz_taps;
 
     uint64_t *wpack = aligned_alloc(64, wpack_bytes);
-    const uint64_t **wsrc = malloc(sizeof(*wsrc) * (size_t)b.nvc);
+    const uint64_t **wsrc = malloc(sizeof(*wsrc) * (size_t)b.nvcp);
     char *slabs = aligned_alloc(64, slab * (size_t)nthreads);
     if (!wpack || !wsrc || !slabs) {
         free(wpack);
@@ -338,11 +344,14 @@ static int run(const problem *pb)
         free(slabs);
         return BO_ERR_NOMEM;
     }
-    /* W virtual column (n, i): row n of plane i, K' contiguous words (OHWI for a convolution) */
+    /* W virtual column (n, i): row n of plane i, K' contiguous words (OHWI for a convolution), at
+     * panel (n / VW) * nb + i, column n % VW; NULL (zeros) past the last column */
     const uint64_t *w = pb->g ? pb->g->w : pb->cv->w;
-    for (int64_t n = 0; n < pb->cols; ++n)
-        for (int i = 0; i < pb->nb; ++i)
-            wsrc[n * pb->nb + i] = w + ((int64_t)i * pb->cols + n) * kwords;
+    for (int64_t y = 0; y < b.nvcp; ++y) {
+        const int64_t n = y / (BO_MICRO_VW * pb->nb) * BO_MICRO_VW + y % BO_MICRO_VW;
+        const int i = (int)(y / BO_MICRO_VW % pb->nb);
+        wsrc[y] = n < pb->cols ? w + ((int64_t)i * pb->cols + n) * kwords : NULL;
+    }
 
 #pragma omp parallel
     {
@@ -362,8 +371,7 @@ static int run(const problem *pb)
 #pragma omp for schedule(static)
         for (int64_t q = 0; q < npanels; ++q) {
             const int64_t y = q * BO_MICRO_VW;
-            const int64_t nrows = b.nvc - y < BO_MICRO_VW ? b.nvc - y : BO_MICRO_VW;
-            pack(isa, BO_MICRO_VW, wsrc + y, 1, kwords, nrows, 0, b.nunits, wpack + q * b.nunits * BO_MICRO_VW * pw);
+            pack(isa, BO_MICRO_VW, wsrc + y, 1, kwords, BO_MICRO_VW, 0, b.nunits, wpack + q * b.nunits * BO_MICRO_VW * pw);
         }
 #pragma omp for schedule(dynamic, 1)
         for (int64_t rb = 0; rb < row_blocks; ++rb) {
