@@ -170,8 +170,10 @@ static blocking plan_blocks(const problem *pb, int nthreads)
     const int64_t blocks = nthreads > 1 ? 16 * (int64_t)nthreads : 1;
     const int64_t share = (pb->rows + blocks - 1) / blocks;
     b.mr = b.mr > share ? share : b.mr;
-    if (na % 2 && b.mr > 1)
-        b.mr -= b.mr % 2;  /* whole A panels, so no block ends in a half-empty one */
+    /* whole A panels, so no block ends in a part-empty one */
+    const int64_t step = na % BO_MICRO_VA ? BO_MICRO_VA : 1;  /* BO_MICRO_VA is prime */
+    if (b.mr > step)
+        b.mr -= b.mr % step;
     b.mr = b.mr < 1 ? 1 : b.mr;
     b.mv = b.mr * na;
     b.mvp = (b.mv + BO_MICRO_VA - 1) / BO_MICRO_VA * BO_MICRO_VA;

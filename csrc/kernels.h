@@ -17,8 +17,8 @@
  * every pair (micro_avx2.c).
  *
  * micro(kv, a, rows, w, c, ldc, ncols, bias, mult, accumulate) sweeps the
- * `rows` virtual rows of an A block (ceil(rows / 2) consecutive A panels of
- * kv units each) against one W panel of kv units and, with
+ * `rows` virtual rows of an A block (ceil(rows / BO_MICRO_VA) consecutive A
+ * panels of kv >= 1 units each) against one W panel of kv units and, with
  *
  *     s[x][y] = sum_{u < kv} popcount(A[x][u] ^ W[y][u]),   x < rows, y < 4,
  *
@@ -36,7 +36,7 @@
 
 #include "bitops.h"
 
-#define BO_MICRO_VA 2
+#define BO_MICRO_VA 3
 #define BO_MICRO_VW 4
 
 #define BO_MICRO_ARGS int64_t kv, const uint64_t *a, int64_t rows, const uint64_t *w, int32_t *c, int64_t ldc, \
