@@ -370,7 +370,8 @@ static int run(const problem *pb)
         s.npad = (int32_t *)(p += sz_asrc);
         s.pad_taps = (int32_t *)(p += sz_npad);
 
-#pragma omp for schedule(static)
+        /* dynamic here too: a thread that the OS has parked must not hold the others at the barrier */
+#pragma omp for schedule(dynamic, 16)
         for (int64_t q = 0; q < npanels; ++q) {
             const int64_t y = q * BO_MICRO_VW;
             pack(isa, BO_MICRO_VW, wsrc + y, 1, kwords, BO_MICRO_VW, 0, b.nunits, wpack + q * b.nunits * BO_MICRO_VW * pw);
