@@ -39,15 +39,15 @@ INLINE AVX2 __m256i reduce_row(const __m256i acc[BO_MICRO_VW])
     return _mm256_madd_epi16(_mm256_packus_epi32(s01, s23), _mm256_set1_epi16(1));
 }
 
-INLINE AVX2 void store_row(int32_t *c, __m128i v, __m128i mask, int ncols, int32_t bias, __m128i mult,
-                           int accumulate)
+/* One row of the store in kernels.h: v = s[x][0..3], mult = 2^j * mult, set = plane 0 of a first write. */
+INLINE AVX2 void store_row(int32_t *c, __m128i v, __m128i mask, int ncols, int32_t bias, uint32_t mult, int set)
 {
-    v = _mm_mullo_epi32(v, mult);
+    v = _mm_mullo_epi32(v, _mm_set1_epi32((int32_t)mult));
     if (ncols == BO_MICRO_VW) {
-        const __m128i base = accumulate ? _mm_loadu_si128((const __m128i *)c) : _mm_set1_epi32(bias);
+        const __m128i base = set ? _mm_set1_epi32(bias) : _mm_loadu_si128((const __m128i *)c);
         _mm_storeu_si128((__m128i *)c, _mm_add_epi32(base, v));
     } else {
-        const __m128i base = accumulate ? _mm_maskload_epi32(c, mask) : _mm_set1_epi32(bias);
+        const __m128i base = set ? _mm_set1_epi32(bias) : _mm_maskload_epi32(c, mask);
         _mm_maskstore_epi32(c, mask, _mm_add_epi32(base, v));
     }
 }
@@ -101,12 +101,23 @@ INLINE AVX2 void tile_bytes(int64_t kv, const uint64_t *ap, const uint64_t *wp, 
 #undef SET
 #undef ADD
 
-AVX2 static void micro_avx2(BO_MICRO_ARGS)
+/* The kernel for one value of na; called with na = 1 as a constant, so that the
+ * binary case keeps its row bookkeeping and multiplier out of the loop. */
+INLINE AVX2 void sweep(int64_t kv, const uint64_t *a, int64_t rows, const int na, const uint64_t *w, int32_t *c,
+                       int64_t ldc, int ncols, int32_t bias, int32_t mult, int accumulate)
 {
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
                                          0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
     const __m128i mask = _mm_setr_epi32(-1, ncols > 1 ? -1 : 0, ncols > 2 ? -1 : 0, ncols > 3 ? -1 : 0);
-    const __m128i vmult = _mm_set1_epi32(mult);
+    int j = 0;  /* the output row c and plane j of virtual row x (kernels.h), without a division per row */
+#define STORE(V)                                                                           \
+    do {                                                                                   \
+        store_row(c, (V), mask, ncols, bias, (uint32_t)mult << j, !accumulate && j == 0); \
+        if (++j == na) {                                                                   \
+            j = 0;                                                                         \
+            c += ldc;                                                                      \
+        }                                                                                  \
+    } while (0)
 
     for (int64_t x0 = 0; x0 < rows; x0 += BO_MICRO_VA, a += kv * BO_MICRO_VA * 8) {
         __m256i acc[BO_MICRO_VA][BO_MICRO_VW];
@@ -115,13 +126,21 @@ AVX2 static void micro_avx2(BO_MICRO_ARGS)
         const __m256i r0 = reduce_row(acc[0]), r1 = reduce_row(acc[1]), r2 = reduce_row(acc[2]);
         const __m256i r01 = _mm256_add_epi32(_mm256_permute2x128_si256(r0, r1, 0x20),
                                              _mm256_permute2x128_si256(r0, r1, 0x31));
-        store_row(c + x0 * ldc, _mm256_castsi256_si128(r01), mask, ncols, bias, vmult, accumulate);
+        STORE(_mm256_castsi256_si128(r01));
         if (x0 + 1 < rows)
-            store_row(c + (x0 + 1) * ldc, _mm256_extracti128_si256(r01, 1), mask, ncols, bias, vmult, accumulate);
+            STORE(_mm256_extracti128_si256(r01, 1));
         if (x0 + 2 < rows)
-            store_row(c + (x0 + 2) * ldc, _mm_add_epi32(_mm256_castsi256_si128(r2), _mm256_extracti128_si256(r2, 1)),
-                      mask, ncols, bias, vmult, accumulate);
+            STORE(_mm_add_epi32(_mm256_castsi256_si128(r2), _mm256_extracti128_si256(r2, 1)));
     }
+#undef STORE
+}
+
+AVX2 static void micro_avx2(BO_MICRO_ARGS)
+{
+    if (na == 1)
+        sweep(kv, a, rows, 1, w, c, ldc, ncols, bias, mult, accumulate);
+    else
+        sweep(kv, a, rows, na, w, c, ldc, ncols, bias, mult, accumulate);
 }
 
 const bo_isa bo_isa_avx2 = {4, 8, 1, MAX_UNITS, micro_avx2};
