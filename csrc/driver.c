@@ -55,7 +55,7 @@
 
 #define A_BLOCK_BYTES (16 * 1024)     /* packed A of a row block: half of a 32 KiB L1 */
 #define W_PANEL_BYTES (8 * 1024)      /* one W panel's K chunk, in L1 beside the A block */
-#define SCRATCH_BYTES (64 * 1024)     /* int32 sums of a row block x column block (multi-branch) */
+#define SCRATCH_BYTES (64 * 1024)     /* int32 sums of a row block x column block (int64, transforms) */
 #define MAX_K_BITS (INT64_C(1) << 30) /* int32 sums and stores stay exact below this (kernels.h) */
 #define LOW_NIBBLES UINT64_C(0x0f0f0f0f0f0f0f0f)
 
@@ -74,7 +74,7 @@ typedef struct {
     int64_t rows, cols;      /* outputs: rows (GEMM rows or pixels) x cols (W rows) */
     int na, nb;              /* planes of A and W */
     int64_t ntaps, nw;       /* an A virtual row is ntaps pieces of nw words: K' = ntaps * nw */
-    int64_t full_scale;      /* K' bits x (2^Na - 1)(2^Nb - 1), the v of P = 0 */
+    int64_t full_scale;      /* K (2^Na - 1)(2^Nb - 1), K the bits of a dot product: v at P = 0 */
     int fused;               /* the micro-kernel stores v into out (int32, no transform) */
     const bo_gemm_args *g;   /* GEMM, or */
     const bo_conv_args *cv;  /* convolution */
@@ -95,7 +95,7 @@ typedef struct {
 /* Per-thread buffers, carved from one allocation made before the parallel region. */
 typedef struct {
     uint64_t *apack;             /* packed A chunk of a row block */
-    int32_t *sums;               /* mvp x ncb popcount sums (multi-branch) */
+    int32_t *sums;               /* mvp x ncb popcount sums (int64 results, transforms) */
     int64_t *vrow;               /* one output row of a column block, int64 */
     const uint64_t **asrc;       /* mv x ntaps piece pointers */
     int32_t *npad;               /* per row: how many taps are in the padding */
