@@ -12,23 +12,24 @@
  * Loops, outermost first:
  *   1. W is packed once per call, shared by the threads, in panels of 4
  *      virtual columns (column n, plane i): 4 columns of one plane, the Nb
- *      planes of those 4 columns in consecutive panels, so that the epilogue
- *      folds the planes with contiguous loads;
+ *      planes of those 4 columns in consecutive panels;
  *   2. row blocks go to the threads (dynamic schedule: on a shared machine a
  *      core may be slowed, and fixed shares would wait for it); a block's
  *      packed A (its virtual rows (row r, plane j)) fills half of L1;
- *   3. column blocks (multi-branch only): the int32 popcount sums of a row
- *      block x column block stay in L2 until the epilogue folds them;
+ *   3. column blocks (popcount sums only): the int32 sums of a row block x
+ *      column block stay in L2 until the epilogue folds them;
  *   4. K chunks within the ISA's accumulation window, a W panel within L1;
  *   5. W panels: each stays in L1 while the micro-kernel sweeps the row block.
  *
- * Output. With both operands binary, no transform and int32 results, the
- * micro-kernel stores K - 2 popcount straight into the output. Otherwise it
- * stores popcount sums s and the epilogue forms, per output,
+ * Output. With int32 results and no transform, the micro-kernel folds the
+ * branch pairs straight into the output (kernels.h): each pair (i, j) adds
+ * -2^(i+j+1) s to full_scale, so the output ends as v = full_scale - 2 P,
  *
- *     P = sum_{j,i} 2^(i+j) s[(r, j)][(n, i)],   v = full_scale - 2 P   (bitops.h)
+ *     P = sum_{j,i} 2^(i+j) s[(r, j)][(n, i)]   (bitops.h),
  *
- * then applies the padding correction and the output transform (output.h).
+ * and only padded rows of a convolution are revisited. For int64 results and
+ * output transforms it stores popcount sums s, and the epilogue forms v in
+ * int64, adds the padding correction and applies the transform (output.h).
  *
  * Padding correction (convolution). A tap in the padding reads the zero pixel,
  * which is E = -(2^Na - 1) on every channel, so it contributes
@@ -54,7 +55,7 @@
 
 #define A_BLOCK_BYTES (16 * 1024)     /* packed A of a row block: half of a 32 KiB L1 */
 #define W_PANEL_BYTES (8 * 1024)      /* one W panel's K chunk, in L1 beside the A block */
-#define SCRATCH_BYTES (64 * 1024)     /* int32 sums of a row block x column block (multi-branch) */
+#define SCRATCH_BYTES (64 * 1024)     /* int32 sums of a row block x column block (int64, transforms) */
 #define MAX_K_BITS (INT64_C(1) << 30) /* int32 sums and stores stay exact below this (kernels.h) */
 #define LOW_NIBBLES UINT64_C(0x0f0f0f0f0f0f0f0f)
 
@@ -73,8 +74,8 @@ typedef struct {
     int64_t rows, cols;      /* outputs: rows (GEMM rows or pixels) x cols (W rows) */
     int na, nb;              /* planes of A and W */
     int64_t ntaps, nw;       /* an A virtual row is ntaps pieces of nw words: K' = ntaps * nw */
-    int64_t full_scale;      /* K' bits x (2^Na - 1)(2^Nb - 1), the v of P = 0 */
-    int fused;               /* the micro-kernel stores K - 2 popcount into out */
+    int64_t full_scale;      /* K (2^Na - 1)(2^Nb - 1), K the bits of a dot product: v at P = 0 */
+    int fused;               /* the micro-kernel stores v into out (int32, no transform) */
     const bo_gemm_args *g;   /* GEMM, or */
     const bo_conv_args *cv;  /* convolution */
     const uint64_t *zero;    /* nw zero words: the pixel padded taps read */
@@ -94,7 +95,7 @@ typedef struct {
 /* Per-thread buffers, carved from one allocation made before the parallel region. */
 typedef struct {
     uint64_t *apack;             /* packed A chunk of a row block */
-    int32_t *sums;               /* mvp x ncb popcount sums (multi-branch) */
+    int32_t *sums;               /* mvp x ncb popcount sums (int64 results, transforms) */
     int64_t *vrow;               /* one output row of a column block, int64 */
     const uint64_t **asrc;       /* mv x ntaps piece pointers */
     int32_t *npad;               /* per row: how many taps are in the padding */
@@ -170,8 +171,10 @@ static blocking plan_blocks(const problem *pb, int nthreads)
     const int64_t blocks = nthreads > 1 ? 16 * (int64_t)nthreads : 1;
     const int64_t share = (pb->rows + blocks - 1) / blocks;
     b.mr = b.mr > share ? share : b.mr;
-    if (na % 2 && b.mr > 1)
-        b.mr -= b.mr % 2;  /* whole A panels, so no block ends in a half-empty one */
+    /* whole A panels, so no block ends in a part-empty one */
+    const int64_t step = na % BO_MICRO_VA ? BO_MICRO_VA : 1;  /* BO_MICRO_VA is prime */
+    if (b.mr > step)
+        b.mr -= b.mr % step;
     b.mr = b.mr < 1 ? 1 : b.mr;
     b.mv = b.mr * na;
     b.mvp = (b.mv + BO_MICRO_VA - 1) / BO_MICRO_VA * BO_MICRO_VA;
@@ -300,11 +303,14 @@ static void row_block(const problem *pb, const blocking *b, const uint64_t *wpac
             for (int64_t y = y0; y < y1; y += BO_MICRO_VW) {
                 const uint64_t *wp = wpack + (y / BO_MICRO_VW) * wpanel_words + k0 * BO_MICRO_VW * pw;
                 if (pb->fused) {
-                    const int ncols = pb->cols - y < BO_MICRO_VW ? (int)(pb->cols - y) : BO_MICRO_VW;
-                    isa->micro(kc, s->apack, mv, wp, (int32_t *)pb->out + r0 * pb->cols + y, pb->cols, ncols,
-                               (int32_t)pb->full_scale, -2, ci > 0);
+                    /* panel y: columns n .. n + 3 of W plane i (loop 1) */
+                    const int64_t n = y / (BO_MICRO_VW * pb->nb) * BO_MICRO_VW;
+                    const int i = (int)(y / BO_MICRO_VW % pb->nb);
+                    const int ncols = pb->cols - n < BO_MICRO_VW ? (int)(pb->cols - n) : BO_MICRO_VW;
+                    isa->micro(kc, s->apack, mv, pb->na, wp, (int32_t *)pb->out + r0 * pb->cols + n, pb->cols, ncols,
+                               (int32_t)pb->full_scale, -2 * (1 << i), ci > 0 || i > 0);
                 } else {
-                    isa->micro(kc, s->apack, mv, wp, s->sums + (y - y0), b->ncb, BO_MICRO_VW, 0, 1, ci > 0);
+                    isa->micro(kc, s->apack, mv, 1, wp, s->sums + (y - y0), b->ncb, BO_MICRO_VW, 0, 1, ci > 0);
                 }
             }
         }
@@ -368,7 +374,8 @@ static int run(const problem *pb)
         s.npad = (int32_t *)(p += sz_asrc);
         s.pad_taps = (int32_t *)(p += sz_npad);
 
-#pragma omp for schedule(static)
+        /* dynamic here too: a thread that the OS has parked must not hold the others at the barrier */
+#pragma omp for schedule(dynamic, 16)
         for (int64_t q = 0; q < npanels; ++q) {
             const int64_t y = q * BO_MICRO_VW;
             pack(isa, BO_MICRO_VW, wsrc + y, 1, kwords, BO_MICRO_VW, 0, b.nunits, wpack + q * b.nunits * BO_MICRO_VW * pw);
@@ -398,7 +405,7 @@ int bo_mbgemm_fast(const bo_gemm_args *g, int path)
     pb.ntaps = 1;
     pb.nw = g->nw;
     pb.full_scale = g->k * ((INT64_C(1) << g->a_planes) - 1) * ((INT64_C(1) << g->w_planes) - 1);
-    pb.fused = pb.na == 1 && pb.nb == 1 && !g->transform && !g->out64;
+    pb.fused = !g->transform && !g->out64;
     pb.g = g;
     pb.out = g->out;
     pb.out64 = g->out64;
@@ -424,7 +431,7 @@ int bo_mbconv2d_fast(const bo_conv_args *cv, int path)
     pb.ntaps = ntaps;
     pb.nw = cv->nw;
     pb.full_scale = ntaps * cv->in_c * amax * ((INT64_C(1) << cv->w_planes) - 1);
-    pb.fused = pb.na == 1 && pb.nb == 1 && !cv->transform && !cv->out64;
+    pb.fused = !cv->transform && !cv->out64;
     pb.cv = cv;
     pb.out = cv->out;
     pb.out64 = cv->out64;

@@ -16,31 +16,38 @@
  * the driver splits every word once instead of the kernel splitting it for
  * every pair (micro_avx2.c).
  *
- * micro(kv, a, rows, w, c, ldc, ncols, bias, mult, accumulate) sweeps the
- * `rows` virtual rows of an A block (ceil(rows / 2) consecutive A panels of
- * kv units each) against one W panel of kv units and, with
+ * micro(kv, a, rows, na, w, c, ldc, ncols, bias, mult, accumulate) sweeps
+ * the `rows` virtual rows of an A block (ceil(rows / BO_MICRO_VA) consecutive
+ * A panels of kv >= 1 units each) against one W panel of kv units. Virtual row
+ * x is plane j = x % na of output row x / na; with
  *
  *     s[x][y] = sum_{u < kv} popcount(A[x][u] ^ W[y][u]),   x < rows, y < 4,
  *
- * writes, in int32,
+ * it writes, in increasing x and in 32-bit arithmetic modulo 2^32,
  *
- *     c[x * ldc + y] = (accumulate ? c[x * ldc + y] : bias) + mult * s[x][y]   for y < ncols <= 4.
+ *     c[(x / na) * ldc + y] = (accumulate || j > 0 ? c[(x / na) * ldc + y] : bias)
+ *                             + 2^j * mult * s[x][y]                       for y < ncols <= 4.
  *
- * The driver uses bias = K, mult = -2 to store a binary product straight into
- * the output (K - 2 popcount, bitops.h) and bias = 0, mult = 1 for the popcount
- * sums of multi-branch tiles. It keeps kv <= max_units (AVX2: the window of
- * its byte accumulators) and every total below 2^30, so int32 never wraps.
+ * With bias = full_scale, mult = -2^(i+1) for W plane i, and accumulate set
+ * for every plane i > 0 and every K chunk after the first, the output row
+ * receives full_scale - 2 sum_{i,j} 2^(i+j) s, the exact result (bitops.h),
+ * without a pass over popcount sums: the driver stores int32 results so.
+ * The arithmetic may wrap on the way, which is harmless modulo 2^32 because the
+ * exact result fits int32. With na = 1, bias = 0, mult = 1 the kernel stores
+ * plain popcount sums, for int64 results and output transforms. The driver
+ * keeps kv <= max_units (AVX2: the window of its byte accumulators) and every
+ * popcount sum below 2^30.
  */
 #ifndef BITOPS_KERNELS_H
 #define BITOPS_KERNELS_H
 
 #include "bitops.h"
 
-#define BO_MICRO_VA 2
+#define BO_MICRO_VA 3
 #define BO_MICRO_VW 4
 
-#define BO_MICRO_ARGS int64_t kv, const uint64_t *a, int64_t rows, const uint64_t *w, int32_t *c, int64_t ldc, \
-                      int ncols, int32_t bias, int32_t mult, int accumulate
+#define BO_MICRO_ARGS int64_t kv, const uint64_t *a, int64_t rows, int na, const uint64_t *w, int32_t *c, \
+                      int64_t ldc, int ncols, int32_t bias, int32_t mult, int accumulate
 
 typedef void (*bo_micro_fn)(BO_MICRO_ARGS);
 
@@ -54,15 +61,18 @@ typedef struct {
 
 extern const bo_isa bo_isa_scalar, bo_isa_avx2, bo_isa_avx512;
 
-/* Store row x < rows of an int32 tile computed in r[x][y] (the epilogue above), y < ncols. */
-static inline void bo_micro_store(const int64_t r[BO_MICRO_VA][BO_MICRO_VW], int rows, int32_t *c, int64_t ldc,
-                                  int ncols, int32_t bias, int32_t mult, int accumulate)
+/* The store above for the virtual rows x0 .. x0 + m - 1 of a tile, s[x - x0][y], y < ncols. */
+static inline void bo_micro_store(const int64_t s[BO_MICRO_VA][BO_MICRO_VW], int64_t x0, int m, int na, int32_t *c,
+                                  int64_t ldc, int ncols, int32_t bias, int32_t mult, int accumulate)
 {
-    for (int x = 0; x < rows; ++x)
+    for (int x = 0; x < m; ++x) {
+        const int64_t row = (x0 + x) / na;
+        const int j = (int)((x0 + x) % na);
         for (int y = 0; y < ncols; ++y) {
-            int32_t *p = c + x * ldc + y;
-            *p = (int32_t)((accumulate ? *p : bias) + (int64_t)mult * r[x][y]);
+            uint32_t *p = (uint32_t *)(c + row * ldc + y);
+            *p = (accumulate || j ? *p : (uint32_t)bias) + ((uint32_t)mult << j) * (uint32_t)s[x][y];
         }
+    }
 }
 
 int bo_mbgemm_fast(const bo_gemm_args *g, int path);

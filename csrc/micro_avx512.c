@@ -34,7 +34,7 @@ AVX512 static void micro_avx512(BO_MICRO_ARGS)
             for (int y = 0; y < BO_MICRO_VW; ++y)
                 s[x][y] = _mm512_reduce_add_epi64(acc[x][y]);
         const int m = rows - x0 < BO_MICRO_VA ? (int)(rows - x0) : BO_MICRO_VA;
-        bo_micro_store(s, m, c + x0 * ldc, ldc, ncols, bias, mult, accumulate);
+        bo_micro_store(s, x0, m, na, c, ldc, ncols, bias, mult, accumulate);
     }
 }
 

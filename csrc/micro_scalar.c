@@ -13,7 +13,7 @@ static void micro_scalar(BO_MICRO_ARGS)
                     s[x][y] += __builtin_popcountll(au[x] ^ wu[y]);
         }
         const int m = rows - x0 < BO_MICRO_VA ? (int)(rows - x0) : BO_MICRO_VA;
-        bo_micro_store(s, m, c + x0 * ldc, ldc, ncols, bias, mult, accumulate);
+        bo_micro_store(s, x0, m, na, c, ldc, ncols, bias, mult, accumulate);
     }
 }
 

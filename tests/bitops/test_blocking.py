@@ -35,12 +35,14 @@ def branches_only():
     (3, 1, 45, 150, 1000),    # an A row's planes span two A panels
     (1, 3, 9, 130, 7937),     # K one bit past 31 units
     (2, 2, 64, 1200, 7937),   # two K chunks within each of several column blocks
+    (8, 8, 5, 7, 40000),      # int64 results: popcount sums and the epilogue, six K chunks
 ])
 def test_gemm_across_block_edges(a_bits, w_bits, rows, cols, k, kernel_path, threads, branches_only):
     rng = np.random.default_rng(rows * cols + k)
     qa = rng.integers(0, 2**a_bits, (rows, k))
     qw = rng.integers(0, 2**w_bits, (cols, k))
     out = bitops.mbgemm(bitops.encode(qa, a_bits), bitops.encode(qw, w_bits))
+    assert out.dtype == (np.int64 if k * (2**a_bits - 1) * (2**w_bits - 1) > 2**31 - 1 else np.int32)
     # float64 BLAS is exact here (every partial sum is an integer below 2^53) and much faster than int64
     expected = (e_values(qa, a_bits).astype(np.float64) @ e_values(qw, w_bits).T.astype(np.float64)).astype(np.int64)
     np.testing.assert_array_equal(out, expected)
@@ -51,6 +53,8 @@ def test_gemm_across_block_edges(a_bits, w_bits, rows, cols, k, kernel_path, thr
     (1, 1, 1000, 9, 1),       # 9 taps x 1000 channels: two K chunks; taps straddle units
     (2, 2, 64, 150, 0),       # multi-branch, several column blocks
     (1, 1, 3, 5, -1),         # a tap shorter than a word; pad_value = -1 needs no correction
+    (1, 1, 256, 6, 1 << 20),  # binary operands, int64 results (the padding value is that large)
+    (3, 2, 64, 13, 5),        # an odd number of A planes folded into int32 results
 ])
 def test_conv_across_block_edges(a_bits, w_bits, c, o, pad_value, kernel_path, threads, branches_only):
     rng = np.random.default_rng(c * o)
@@ -58,4 +62,5 @@ def test_conv_across_block_edges(a_bits, w_bits, c, o, pad_value, kernel_path, t
     qw = rng.integers(0, 2**w_bits, (o, 3, 3, c))
     out = bitops.mbconv2d(bitops.encode(qx, a_bits), bitops.encode(qw, w_bits), padding=1, pad_value=pad_value)
     expected = conv2d_nhwc(e_values(qx, a_bits), e_values(qw, w_bits), (1, 1), (1, 1, 1, 1), (1, 1), pad_value)
+    assert out.dtype == (np.int64 if pad_value == 1 << 20 else np.int32)
     np.testing.assert_array_equal(out, expected)
