@@ -216,22 +216,42 @@ def mbgemm(const uint64_t[:, :, ::1] a, const uint64_t[:, :, ::1] w, int64_t k, 
     return out
 
 
+cdef int _set_geometry(bo_conv_args *c, const int64_t[:, :, ::1] tap_sum, tuple stride, tuple dilation,
+                       tuple pad, tuple out_hw, int64_t pad_value) except -1:
+    """Check and set what every convolution shares, once c's shapes (batch, in_*, out_c, kh, kw) are set."""
+    if (tap_sum.shape[0], tap_sum.shape[1], tap_sum.shape[2]) != (c.out_c, c.kh, c.kw):
+        raise ValueError("tap_sum must have shape (O, KH, KW)")
+    if min(c.batch, c.in_h, c.in_w, c.out_c, c.kh, c.kw, out_hw[0], out_hw[1]) < 1:
+        raise ValueError("convolution operands and output must be non-empty")
+    if min(stride[0], stride[1], dilation[0], dilation[1]) < 1 or min(pad[0], pad[1]) < 0:
+        raise ValueError("stride and dilation must be >= 1 and padding >= 0")
+    c.tap_sum = &tap_sum[0, 0, 0]
+    c.stride_h, c.stride_w = stride
+    c.dil_h, c.dil_w = dilation
+    c.pad_top, c.pad_left = pad
+    c.out_h, c.out_w = out_hw
+    c.pad_value = pad_value
+    return 0
+
+
+cdef object _conv_output(bo_conv_args *c, object transform, bo_output *t, list keep):
+    """The (B, OH, OW, O) result array, or the transform's output; sets c.out and c.transform."""
+    out = _prepare_output(transform, c.batch * c.out_h * c.out_w, c.out_c, t, keep)
+    c.transform = t if transform is not None else NULL
+    if out is None:
+        out = np.empty((c.batch, c.out_h, c.out_w, c.out_c), dtype=np.int64 if c.out64 else np.int32)
+    cdef cnp.ndarray o = out
+    c.out = cnp.PyArray_DATA(o)
+    return out
+
+
 def mbconv2d(const uint64_t[:, :, :, :, ::1] x, const uint64_t[:, :, :, :, ::1] w, int64_t in_c,
              const int64_t[:, :, ::1] tap_sum, tuple stride, tuple dilation, tuple pad, tuple out_hw,
              int64_t pad_value, bint out64, bint reference=False, object transform=None):
     """x: (Ma, B, H, W, nw), w: (Mw, O, KH, KW, nw) planes -> (B, OH, OW, O)."""
     _check_planes(x.shape[0], x.shape[4], w.shape[4], in_c)
     _check_planes(w.shape[0], x.shape[4], w.shape[4], in_c)
-    if (tap_sum.shape[0], tap_sum.shape[1], tap_sum.shape[2]) != (w.shape[1], w.shape[2], w.shape[3]):
-        raise ValueError("tap_sum must have shape (O, KH, KW)")
-    if min(x.shape[1], x.shape[2], x.shape[3], w.shape[1], w.shape[2], w.shape[3], out_hw[0], out_hw[1]) < 1:
-        raise ValueError("convolution operands and output must be non-empty")
-    if min(stride[0], stride[1], dilation[0], dilation[1]) < 1 or min(pad[0], pad[1]) < 0:
-        raise ValueError("stride and dilation must be >= 1 and padding >= 0")
     cdef bo_conv_args c
-    c.x = &x[0, 0, 0, 0, 0]
-    c.w = &w[0, 0, 0, 0, 0]
-    c.tap_sum = &tap_sum[0, 0, 0]
     c.a_planes = x.shape[0]
     c.batch = x.shape[1]
     c.in_h = x.shape[2]
@@ -242,20 +262,13 @@ def mbconv2d(const uint64_t[:, :, :, :, ::1] x, const uint64_t[:, :, :, :, ::1] 
     c.kh = w.shape[2]
     c.kw = w.shape[3]
     c.in_c = in_c
-    c.stride_h, c.stride_w = stride
-    c.dil_h, c.dil_w = dilation
-    c.pad_top, c.pad_left = pad
-    c.out_h, c.out_w = out_hw
-    c.pad_value = pad_value
     c.out64 = out64
+    _set_geometry(&c, tap_sum, stride, dilation, pad, out_hw, pad_value)
+    c.x = &x[0, 0, 0, 0, 0]
+    c.w = &w[0, 0, 0, 0, 0]
     cdef bo_output t
     cdef list keep = []
-    out = _prepare_output(transform, c.batch * c.out_h * c.out_w, c.out_c, &t, keep)
-    c.transform = &t if transform is not None else NULL
-    if out is None:
-        out = np.empty((c.batch, c.out_h, c.out_w, c.out_c), dtype=np.int64 if out64 else np.int32)
-    cdef cnp.ndarray o = out
-    c.out = cnp.PyArray_DATA(o)
+    out = _conv_output(&c, transform, &t, keep)
     cdef int status
     with nogil:
         status = bo_mbconv2d_reference(&c) if reference else bo_mbconv2d(&c)
@@ -360,38 +373,24 @@ def qconv(const uint8_t[:, ::1] x, const uint8_t[::1] wpack, int kind, int64_t p
         raise ValueError("activation codes do not match the convolution shapes")
     if wpack.shape[0] != bo_q_packed_weight_bytes(kind, c.out_c, c.kh * c.kw * x.shape[1]):
         raise ValueError("packed weights do not match the convolution shapes")
-    if (tap_sum.shape[0], tap_sum.shape[1], tap_sum.shape[2]) != (c.out_c, c.kh, c.kw):
-        raise ValueError("tap_sum must have shape (O, KH, KW)")
-    if min(stride[0], stride[1], dilation[0], dilation[1], out_hw[0], out_hw[1]) < 1 or min(pad[0], pad[1]) < 0:
-        raise ValueError("bad convolution geometry")
     if not 0 <= kind <= 2 or period < 1 or c_a < 1:
         raise ValueError("bad integer-path kernel arguments")
+    c.x = NULL
+    c.w = NULL
+    c.nw = 0
+    c.a_planes = 0
+    c.w_planes = 0
+    c.out64 = 0
+    _set_geometry(&c, tap_sum, stride, dilation, pad, out_hw, pad_value)
     q.kind = kind
     q.period = period
     q.x = &x[0, 0]
     q.cpad = x.shape[1]
     q.w = &wpack[0]
     q.c_a = c_a
-    c.x = NULL
-    c.w = NULL
-    c.tap_sum = &tap_sum[0, 0, 0]
-    c.stride_h, c.stride_w = stride
-    c.dil_h, c.dil_w = dilation
-    c.pad_top, c.pad_left = pad
-    c.out_h, c.out_w = out_hw
-    c.nw = 0
-    c.pad_value = pad_value
-    c.a_planes = 0
-    c.w_planes = 0
-    c.out64 = 0
     cdef bo_output t
     cdef list keep = []
-    out = _prepare_output(transform, c.batch * c.out_h * c.out_w, c.out_c, &t, keep)
-    c.transform = &t if transform is not None else NULL
-    if out is None:
-        out = np.empty((c.batch, c.out_h, c.out_w, c.out_c), dtype=np.int32)
-    cdef cnp.ndarray o = out
-    c.out = cnp.PyArray_DATA(o)
+    out = _conv_output(&c, transform, &t, keep)
     cdef int status
     with nogil:
         status = bo_qconv(&c, &q)

@@ -19,7 +19,7 @@ from bitops._checks import (
     check_word_count,
     check_words,
 )
-from bitops.format import e_max, words_for
+from bitops.format import e_max, integer_row_width, words_for
 
 __all__ = ["Encoded", "encode", "pack_bits", "unpack_bits"]
 
@@ -102,7 +102,7 @@ class Encoded:
         if kind not in self._packed:
             n = self.shape[0]
             taps = int(np.prod(self.shape[1:-1], dtype=np.int64))
-            self._packed[kind] = _core.q_pack_weights(self._flat_planes(), n, taps, self.k, -(-self.k // 4) * 4, kind)
+            self._packed[kind] = _core.q_pack_weights(self._flat_planes(), n, taps, self.k, integer_row_width(self.k), kind)
         return self._packed[kind]
 
     def truncate(self, bits):

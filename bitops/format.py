@@ -18,6 +18,12 @@ def words_for(k):
     return (int(k) + WORD_BITS - 1) // WORD_BITS
 
 
+def integer_row_width(k):
+    """Values per row (per tap) on the integer path: k rounded up to a multiple of 4,
+    the K step of its kernels (csrc/qgemm.c); the extra values are 0."""
+    return -(-int(k) // 4) * 4
+
+
 def e_max(bits):
     """Largest |E| of a bits-wide code: 2^bits - 1."""
     return (1 << int(bits)) - 1

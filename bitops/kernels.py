@@ -14,7 +14,7 @@ import numpy as np
 from bitops import _core
 from bitops._checks import check_int, check_pair, check_tail_zero, check_word_count, check_words
 from bitops.encoding import Encoded
-from bitops.format import accumulator_needs_int64, e_max
+from bitops.format import accumulator_needs_int64, e_max, integer_row_width
 from bitops.transforms import Thresholds, check_transform
 
 __all__ = ["bgemm", "mbgemm", "mbconv2d", "conv_geometry", "ConvGeometry", "explain", "set_integer_path"]
@@ -175,7 +175,7 @@ def mbgemm(a, w, transform=None):
 
 def _integer_conv(plan, x, w, x_shape, w_shape, tap_sum, stride, dilation, pads, out_hw, pad_value, spec):
     """The integer path (csrc/qgemm.c): activation codes decoded per call, weights packed once."""
-    kind, cpad = plan["integer_kernel"], -(-x.k // 4) * 4
+    kind, cpad = plan["integer_kernel"], integer_row_width(x.k)
     codes = _core.decode_codes(x.planes.reshape(x.bits, -1, x.planes.shape[-1]), x.k, cpad)
     return _core.qconv(codes, w.integer_weights(kind), kind, plan["period"], e_max(x.bits), x_shape, w_shape,
                        np.ascontiguousarray(tap_sum, dtype=np.int64), stride, dilation, pads, out_hw, pad_value,

@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_taps.h"
 #include "kernels.h"
 #include "output.h"
 
@@ -100,6 +101,7 @@ typedef struct {
     const uint64_t **asrc;       /* mv x ntaps piece pointers */
     int32_t *npad;               /* per row: how many taps are in the padding */
     int32_t *pad_taps;           /* per row: which (mr x ntaps) */
+    int64_t *pix;                /* one row's input pixel per tap (conv_taps.h) */
 } scratch;
 
 /*
@@ -205,18 +207,14 @@ static void a_sources(const problem *pb, int64_t r0, int64_t m, scratch *s)
     const bo_conv_args *cv = pb->cv;
     const int64_t ntaps = pb->ntaps, pixels_in = cv->batch * cv->in_h * cv->in_w;
     for (int64_t r = 0; r < m; ++r) {
-        const int64_t q = r0 + r, b = q / (cv->out_h * cv->out_w);
-        const int64_t oy = (q / cv->out_w) % cv->out_h, ox = q % cv->out_w;
         int npad = 0;
+        bo_row_taps(cv, r0 + r, s->pix);
         for (int64_t t = 0; t < ntaps; ++t) {
-            const int64_t iy = oy * cv->stride_h - cv->pad_top + (t / cv->kw) * cv->dil_h;
-            const int64_t ix = ox * cv->stride_w - cv->pad_left + (t % cv->kw) * cv->dil_w;
-            const int out = iy < 0 || iy >= cv->in_h || ix < 0 || ix >= cv->in_w;
-            if (out)
+            const int64_t pix = s->pix[t];
+            if (pix < 0)
                 s->pad_taps[r * ntaps + npad++] = (int32_t)t;
-            const int64_t pix = (b * cv->in_h + iy) * cv->in_w + ix;
             for (int j = 0; j < na; ++j)
-                s->asrc[(r * na + j) * ntaps + t] = out ? pb->zero : cv->x + ((int64_t)j * pixels_in + pix) * cv->nw;
+                s->asrc[(r * na + j) * ntaps + t] = pix < 0 ? pb->zero : cv->x + ((int64_t)j * pixels_in + pix) * cv->nw;
         }
         s->npad[r] = npad;
     }
@@ -332,14 +330,15 @@ static int run(const problem *pb)
     const int64_t npanels = b.nvcp / BO_MICRO_VW, row_blocks = (pb->rows + b.mr - 1) / b.mr;
     const size_t wpack_bytes = round64(sizeof(uint64_t) * (size_t)(b.nvcp * b.nunits * pw));
 
-    /* per-thread slab: apack | sums | vrow | asrc | npad | pad_taps, each 64-byte aligned */
+    /* per-thread slab: apack | sums | vrow | asrc | npad | pad_taps | pix, each 64-byte aligned */
     const size_t sz_apack = round64(sizeof(uint64_t) * (size_t)(b.mvp * b.kc * pw));
     const size_t sz_sums = pb->fused ? 0 : round64(sizeof(int32_t) * (size_t)(b.mvp * b.ncb));
     const size_t sz_vrow = round64(sizeof(int64_t) * (size_t)(b.ncb / pb->nb + 1));
     const size_t sz_asrc = round64(sizeof(uint64_t *) * (size_t)(b.mv * pb->ntaps));
     const size_t sz_npad = round64(sizeof(int32_t) * (size_t)b.mr);
     const size_t sz_taps = round64(sizeof(int32_t) * (size_t)(b.mr * pb->ntaps));
-    const size_t slab = sz_apack + sz_sums + sz_vrow + sz_asrc + sz_npad + sz_taps;
+    const size_t sz_pix = round64(sizeof(int64_t) * (size_t)pb->ntaps);
+    const size_t slab = sz_apack + sz_sums + sz_vrow + sz_asrc + sz_npad + sz_taps + sz_pix;
 
     uint64_t *wpack = aligned_alloc(64, wpack_bytes);
     const uint64_t **wsrc = malloc(sizeof(*wsrc) * (size_t)b.nvcp);
@@ -373,6 +372,7 @@ static int run(const problem *pb)
         s.asrc = (const uint64_t **)(p += sz_vrow);
         s.npad = (int32_t *)(p += sz_asrc);
         s.pad_taps = (int32_t *)(p += sz_npad);
+        s.pix = (int64_t *)(p += sz_taps);
 
         /* dynamic here too: a thread that the OS has parked must not hold the others at the barrier */
 #pragma omp for schedule(dynamic, 16)
@@ -438,16 +438,11 @@ int bo_mbconv2d_fast(const bo_conv_args *cv, int path)
     pb.transform = cv->transform;
 
     uint64_t *zero = calloc((size_t)cv->nw, sizeof(uint64_t));
-    int64_t *tap_corr = pad_corr ? malloc(sizeof(int64_t) * (size_t)(ntaps * cv->out_c)) : NULL;
-    if (!zero || (pad_corr && !tap_corr)) {
+    int64_t *tap_corr = NULL;
+    if (!zero || bo_tap_corrections(cv, amax, &tap_corr) != BO_OK) {
         free(zero);
-        free(tap_corr);
         return BO_ERR_NOMEM;
     }
-    if (tap_corr)
-        for (int64_t t = 0; t < ntaps; ++t)
-            for (int64_t o = 0; o < cv->out_c; ++o)
-                tap_corr[t * cv->out_c + o] = pad_corr * cv->tap_sum[o * ntaps + t];
     pb.zero = zero;
     pb.tap_corr = tap_corr;
     const int status = run(&pb);

@@ -12,7 +12,7 @@
  *
  * In a convolution the sums run over the taps too. A tap in the padding reads
  * u_a = 0, adding nothing to D or U but -c_a tap_sum[o][t] through T, so it is
- * corrected by (pad_value + c_a) tap_sum[o][t], as in driver.c.
+ * corrected by (pad_value + c_a) tap_sum[o][t] (conv_taps.h, shared with driver.c).
  *
  * Kernels. vpmaddubsw adds two u8 x s8 products into an int16 lane with
  * saturation; the largest such pair is p = 2 (2^Ma - 1) 2^(Mw-1).
@@ -39,6 +39,7 @@
 
 #include "avx2.h"
 #include "bitops.h"
+#include "conv_taps.h"
 #include "output.h"
 
 #ifdef _OPENMP
@@ -285,7 +286,7 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
     const int64_t sk = q_step_k(q->kind), steps = ktot / sk, esize = q->kind == BO_Q_I16 ? 2 : 1;
     const int64_t rows = cv->batch * cv->out_h * cv->out_w, pixels = cv->batch * cv->in_h * cv->in_w;
     const int64_t n = cv->out_c, panels = (n + QNR - 1) / QNR;
-    const int64_t c_a = q->c_a, pad_corr = cv->pad_value + c_a;
+    const int64_t c_a = q->c_a;
     const int use_asm = Q_HAVE_ASM && bo_get_path() >= BO_PATH_AVX2;
     if (cpad % 4 || (q->kind == BO_Q_ACC16 && q->period < 1) || !cv->tap_sum)
         return BO_ERR_ARG;
@@ -303,7 +304,8 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
     int64_t *t_sum = malloc(sizeof(int64_t) * (size_t)n);
     uint32_t *col_term = malloc(sizeof(uint32_t) * (size_t)(panels * QNR));
     uint8_t *zero = calloc((size_t)cpad, 1);
-    if (!pix_sum || !t_sum || !zero || !col_term) {
+    int64_t *tap_corr = NULL;
+    if (!pix_sum || !t_sum || !zero || !col_term || bo_tap_corrections(cv, c_a, &tap_corr) != BO_OK) {
         free(pix_sum), free(t_sum), free(zero), free(col_term);
         return BO_ERR_NOMEM;
     }
@@ -327,13 +329,14 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
     {
         void *apack = NULL;
         const uint8_t **rowp = malloc(sizeof(*rowp) * (size_t)(mc * taps));
-        unsigned char *padded = malloc((size_t)(mc * taps));
+        int32_t *pad_taps = malloc(sizeof(int32_t) * (size_t)(mc * taps));  /* per row: its taps in the padding */
+        int32_t *npad = malloc(sizeof(int32_t) * (size_t)mc);
         int64_t *u_row = malloc(sizeof(int64_t) * (size_t)mc);
-        unsigned char *any_pad = malloc((size_t)mc);
+        int64_t *pix = malloc(sizeof(int64_t) * (size_t)taps);
         int32_t d[QMR * QNR] __attribute__((aligned(32)));
         if (posix_memalign(&apack, 64, (size_t)(mc * ktot * esize)))
             apack = NULL;
-        if (!apack || !rowp || !padded || !u_row || !any_pad)
+        if (!apack || !rowp || !pad_taps || !npad || !u_row || !pix)
             failed = 1;
 #pragma omp for schedule(static)
         for (int64_t blk = 0; blk < blocks; ++blk) {
@@ -342,20 +345,17 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
             const int64_t r0 = blk * mc;
             const int m = (int)(rows - r0 < mc ? rows - r0 : mc);
             for (int r = 0; r < m; ++r) {
-                const int64_t pix = r0 + r, b = pix / (cv->out_h * cv->out_w);
-                const int64_t oy = (pix / cv->out_w) % cv->out_h, ox = pix % cv->out_w;
                 int64_t u = 0;
-                any_pad[r] = 0;
+                int np = 0;
+                bo_row_taps(cv, r0 + r, pix);
                 for (int64_t t = 0; t < taps; ++t) {
-                    const int64_t iy = oy * cv->stride_h - cv->pad_top + (t / cv->kw) * cv->dil_h;
-                    const int64_t ix = ox * cv->stride_w - cv->pad_left + (t % cv->kw) * cv->dil_w;
-                    const int out = iy < 0 || iy >= cv->in_h || ix < 0 || ix >= cv->in_w;
-                    const int64_t src = (b * cv->in_h + iy) * cv->in_w + ix;
-                    padded[r * taps + t] = (unsigned char)out;
-                    any_pad[r] |= (unsigned char)out;
-                    rowp[r * taps + t] = out ? zero : q->x + src * cpad;
-                    u += out ? 0 : pix_sum[src];
+                    const int64_t src = pix[t];
+                    if (src < 0)
+                        pad_taps[r * taps + np++] = (int32_t)t;
+                    rowp[r * taps + t] = src < 0 ? zero : q->x + src * cpad;
+                    u += src < 0 ? 0 : pix_sum[src];
                 }
+                npad[r] = np;
                 u_row[r] = u;
             }
             q_pack_rows(q->kind, rowp, m, taps, cpad, apack);
@@ -368,7 +368,8 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
                     const int mr = m - p * QMR < QMR ? m - p * QMR : QMR;
                     for (int r = 0; r < mr; ++r) {
                         const int row = p * QMR + r;
-                        if (!cv->transform && !cv->out64 && !any_pad[row]) {
+                        const int corrected = tap_corr && npad[row];
+                        if (!cv->transform && !cv->out64 && !corrected) {
                             /* Wrapping uint32 arithmetic is exact here: the result fits int32. */
                             uint32_t *restrict o = (uint32_t *)cv->out + (r0 + row) * n + j * QNR;
                             const int32_t *restrict dr = d + r * QNR;
@@ -378,14 +379,11 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
                                 o[col] = 4u * (uint32_t)dr[col] + base + ct[col];
                             continue;
                         }
-                        const unsigned char *pad = padded + row * taps;
                         for (int col = 0; col < nc; ++col) {
                             const int64_t o = j * QNR + col;
                             int64_t v = 4 * (int64_t)d[r * QNR + col] + 2 * u_row[row] - c_a * t_sum[o];
-                            if (any_pad[row] && pad_corr)
-                                for (int64_t t = 0; t < taps; ++t)
-                                    if (pad[t])
-                                        v += pad_corr * cv->tap_sum[o * taps + t];
+                            for (int k = 0; corrected && k < npad[row]; ++k)
+                                v += tap_corr[pad_taps[row * taps + k] * n + o];
                             bo_output_store(cv->transform, cv->out, cv->out64, rows, n, r0 + row, o, v);
                         }
                     }
@@ -394,13 +392,15 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
         }
         free(apack);
         free(rowp);
-        free(padded);
+        free(pad_taps);
+        free(npad);
         free(u_row);
-        free(any_pad);
+        free(pix);
     }
     free(pix_sum);
     free(t_sum);
     free(col_term);
     free(zero);
+    free(tap_corr);
     return failed ? BO_ERR_NOMEM : BO_OK;
 }
