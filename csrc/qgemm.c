@@ -269,13 +269,15 @@ static void q_pack_rows(int kind, const uint8_t *const *rowp, int m, int64_t tap
 }
 
 /* Rows (output pixels) per packed block: a multiple of 6 that keeps the block in about a third of
- * L2, and a block count that splits evenly over the threads. */
+ * L2; with threads, at least 8 blocks each, handed out dynamically (as driver.c does), so a core
+ * the host takes away for a while delays one block, not half of the call. */
 static int64_t q_block_rows(int64_t rows, int64_t row_bytes, int threads)
 {
     int64_t mc = Q_BLOCK_BYTES / (row_bytes > 0 ? row_bytes : 1);
     mc = mc < QMR ? QMR : mc > 16 * QMR ? 16 * QMR : mc;
     int64_t blocks = (rows + mc - 1) / mc;
-    blocks = (blocks + threads - 1) / threads * threads;
+    if (threads > 1 && blocks < 8 * threads)
+        blocks = 8 * threads;
     mc = (rows + blocks - 1) / blocks;
     return (mc + QMR - 1) / QMR * QMR;
 }
@@ -338,7 +340,7 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
             apack = NULL;
         if (!apack || !rowp || !pad_taps || !npad || !u_row || !pix)
             failed = 1;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (int64_t blk = 0; blk < blocks; ++blk) {
             if (failed)
                 continue;
