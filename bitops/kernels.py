@@ -43,10 +43,10 @@ def integer_kernel(a_bits, w_bits, force_int16=False):
     if force_int16 or pair > 32767:
         return Q_I16, 1, "int16 x int16 products (vpmaddwd): a u8 x s8 pair could saturate int16"
     period = 32767 // pair
-    if period < 3:
-        # widening every second step costs as much as every step, and spills the int32 sums
+    if period < 2:
         return Q_U8, 1, f"u8 x s8 products (vpmaddubsw), widened to int32 every step (pairs reach {pair})"
-    return Q_ACC16, period, (f"u8 x s8 products (vpmaddubsw) summed in int16 for {period} steps of 4, "
+    how = " (the 6-row tile in two halves of 3)" if period == 2 else ""
+    return Q_ACC16, period, (f"u8 x s8 products (vpmaddubsw) summed in int16 for {period} steps of 4{how}, "
                              f"then widened (pairs reach {pair})")
 
 

@@ -21,8 +21,13 @@
  *               summed in int16 lanes for L = floor(32767 / p) steps, then
  *               widened into int32 by vpmaddwd against ones. The inner loop is
  *               one vpmaddubsw and one vpaddw per 32 MACs, twice the work per
- *               instruction of a kernel that widens every step.
+ *               instruction of a kernel that widens every step. With L = 2
+ *               (W6A8, W7A7, W8A6) the tile runs as two halves of 3 rows, which
+ *               leaves the registers to sum two steps (q_tile_p2).
  *   BO_Q_U8     p <= 32767 (W7A8, W8A7): widened every step.
+ *
+ * The tile finishes its int32 results into the output rows itself
+ * (q_finish) unless a transform or an int64 result needs the general store.
  *   BO_Q_I16    W8A8, where a u8 x s8 pair can saturate: vpmaddwd on int16
  *               u_a and s_w (16 MACs per instruction).
  *
@@ -49,6 +54,15 @@
 #define QMR 6                           /* rows of the register tile */
 #define QNR 16                          /* output channels of a weight panel */
 #define Q_BLOCK_BYTES (192 * 1024)      /* packed activation block per thread: about a third of L2 */
+
+/* Where a tile stores its finished int32 results (the plain int32 path, all QNR channels). */
+typedef struct {
+    uint32_t *o;             /* the tile's first output element */
+    int64_t ld;              /* output row stride */
+    const uint32_t *ct;      /* the panel's -c_a T per channel */
+    uint32_t base[QMR];      /* 2 U per row */
+    int rows;                /* rows of the tile that exist */
+} q_out;
 
 /* Bytes of one packed K step of one row: 4 u8 codes or 2 int16 values, 4 bytes either way. */
 static int64_t q_step_k(int kind) { return kind == BO_Q_I16 ? 2 : 4; }
@@ -134,12 +148,32 @@ int bo_q_pack_weights(const uint64_t *planes, int bits, int64_t n, int64_t taps,
 #define Q_STORE(x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11)                                        \
     do {                                                                                               \
         const __m256i v_[12] = {x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11};                        \
-        for (int i_ = 0; i_ < 12; ++i_)                                                                \
-            _mm256_storeu_si256((__m256i *)(d + 8 * i_), v_[i_]);                                      \
+        q_finish(v_, d, fo);                                                                           \
     } while (0)
 
+/* The tile's sums D: into d (6 x 16), or, on the plain int32 path with all 16 channels, straight
+ * into the output rows as 4 D + 2 U + col_term (wrapping uint32 arithmetic is exact: the result
+ * fits int32), without the round trip through d. */
+static AVX2 void q_finish(const __m256i *v, int32_t *d, const q_out *fo)
+{
+    if (!fo) {
+        for (int i = 0; i < 12; ++i)
+            _mm256_storeu_si256((__m256i *)(d + 8 * i), v[i]);
+        return;
+    }
+    const __m256i ct0 = _mm256_loadu_si256((const __m256i *)fo->ct);
+    const __m256i ct1 = _mm256_loadu_si256((const __m256i *)(fo->ct + 8));
+    for (int r = 0; r < fo->rows; ++r) {
+        const __m256i base = _mm256_set1_epi32((int)fo->base[r]);
+        uint32_t *o = fo->o + r * fo->ld;
+        _mm256_storeu_si256((__m256i *)o, _mm256_add_epi32(_mm256_slli_epi32(v[2 * r], 2), _mm256_add_epi32(base, ct0)));
+        _mm256_storeu_si256((__m256i *)(o + 8), _mm256_add_epi32(_mm256_slli_epi32(v[2 * r + 1], 2), _mm256_add_epi32(base, ct1)));
+    }
+}
+
 /* u8 x s8 with int16 accumulation, widened into int32 every `period` steps. */
-static AVX2 void q_tile_acc16(const uint8_t *a, const int8_t *b, int64_t steps, int64_t period, int32_t *d)
+static AVX2 void q_tile_acc16(const uint8_t *a, const int8_t *b, int64_t steps, int64_t period, int32_t *d,
+                              const q_out *fo)
 {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i t[12];
@@ -162,7 +196,7 @@ __attribute__((visibility("hidden"), aligned(32))) const int16_t bo_q_ones16[16]
                                                                                    1, 1, 1, 1, 1, 1, 1, 1};
 
 /* u8 x s8 widened every step: vpmaddubsw, then vpmaddwd by ones from memory (no register is left). */
-static AVX2 void q_tile_u8(const uint8_t *a, const int8_t *b, int64_t n, int32_t *d)
+static AVX2 void q_tile_u8(const uint8_t *a, const int8_t *b, int64_t n, int32_t *d, const q_out *fo)
 {
     Q_ZERO_ACC;
 #define Q_ROW_WIDEN(r, o0, o1)                                                                    \
@@ -187,8 +221,70 @@ static AVX2 void q_tile_u8(const uint8_t *a, const int8_t *b, int64_t n, int32_t
     Q_STORE(c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
 }
 
+/* u8 x s8 with pairs up to 2^14 (W6A8, W7A7, W8A6): two steps summed in int16, then widened.
+ * Summing two steps needs two more registers than the 6-row tile leaves, so the micro-panel's
+ * rows go through in two halves of 3, each holding the four weight vectors of two steps in
+ * registers; per 32 MACs that is 1.5 multiplies instead of 2.
+ * acc[2r], acc[2r + 1] += channels 0-7, 8-15 of row r = 0..2 of the micro-panel at a. */
+static AVX2 void q_half_p2(const uint8_t *a, const int8_t *b, int64_t steps, __m256i *acc)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i c0 = acc[0], c1 = acc[1], c2 = acc[2], c3 = acc[3], c4 = acc[4], c5 = acc[5];
+    int64_t n = steps / 2;
+#define Q_ROW_P2(r, o0, o1)                                                                       \
+    "vpbroadcastd " #r "*4(%[a]), %%ymm12\n\t"                                                    \
+    "vpmaddubsw %%ymm8, %%ymm12, %%ymm13\n\t"                                                     \
+    "vpmaddubsw %%ymm9, %%ymm12, %%ymm14\n\t"                                                     \
+    "vpbroadcastd 24+" #r "*4(%[a]), %%ymm12\n\t"                                                 \
+    "vpmaddubsw %%ymm10, %%ymm12, %%ymm15\n\t"                                                    \
+    "vpaddw %%ymm15, %%ymm13, %%ymm13\n\t"                                                        \
+    "vpmaddubsw %%ymm11, %%ymm12, %%ymm15\n\t"                                                    \
+    "vpaddw %%ymm15, %%ymm14, %%ymm14\n\t"                                                        \
+    "vpmaddwd %[ones], %%ymm13, %%ymm13\n\t"                                                      \
+    "vpaddd %%ymm13, %[" #o0 "], %[" #o0 "]\n\t"                                                  \
+    "vpmaddwd %[ones], %%ymm14, %%ymm14\n\t"                                                      \
+    "vpaddd %%ymm14, %[" #o1 "], %[" #o1 "]\n\t"
+    if (n > 0)
+        __asm__ volatile("1:\n\t"
+                         "vmovdqu (%[b]), %%ymm8\n\t"
+                         "vmovdqu 32(%[b]), %%ymm9\n\t"
+                         "vmovdqu 64(%[b]), %%ymm10\n\t"
+                         "vmovdqu 96(%[b]), %%ymm11\n\t"
+                         Q_ROW_P2(0, c0, c1) Q_ROW_P2(1, c2, c3) Q_ROW_P2(2, c4, c5)
+                         "add $128, %[b]\n\t"
+                         "add $48, %[a]\n\t"
+                         "dec %[n]\n\t"
+                         "jnz 1b\n\t"
+                         : [a] "+r"(a), [b] "+r"(b), [n] "+r"(n), [c0] "+x"(c0), [c1] "+x"(c1), [c2] "+x"(c2),
+                           [c3] "+x"(c3), [c4] "+x"(c4), [c5] "+x"(c5)
+                         : [ones] "x"(ones)
+                         : "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory", "cc");
+#undef Q_ROW_P2
+    __m256i c[6] = {c0, c1, c2, c3, c4, c5};
+    if (steps % 2) {  /* the last, odd step, widened on its own */
+        const __m256i b0 = _mm256_loadu_si256((const __m256i *)b), b1 = _mm256_loadu_si256((const __m256i *)b + 1);
+        for (int r = 0; r < 3; ++r) {
+            const __m256i x = _mm256_set1_epi32(*(const int32_t *)(a + 4 * r));
+            c[2 * r] = _mm256_add_epi32(c[2 * r], _mm256_madd_epi16(_mm256_maddubs_epi16(x, b0), ones));
+            c[2 * r + 1] = _mm256_add_epi32(c[2 * r + 1], _mm256_madd_epi16(_mm256_maddubs_epi16(x, b1), ones));
+        }
+    }
+    for (int i = 0; i < 6; ++i)
+        acc[i] = c[i];
+}
+
+static AVX2 void q_tile_p2(const uint8_t *a, const int8_t *b, int64_t steps, int32_t *d, const q_out *fo)
+{
+    __m256i acc[12];
+    for (int i = 0; i < 12; ++i)
+        acc[i] = _mm256_setzero_si256();
+    q_half_p2(a, b, steps, acc);           /* rows 0-2 */
+    q_half_p2(a + 12, b, steps, acc + 6);  /* rows 3-5 */
+    q_finish(acc, d, fo);
+}
+
 /* int16 x int16 with int32 accumulation. */
-static AVX2 void q_tile_i16(const int16_t *a, const int16_t *b, int64_t n, int32_t *d)
+static AVX2 void q_tile_i16(const int16_t *a, const int16_t *b, int64_t n, int32_t *d, const q_out *fo)
 {
     Q_ZERO_ACC;
     Q_LOOP("vpmaddwd", "vpaddd");
@@ -215,24 +311,51 @@ static void q_tile_c(int kind, const void *a, const void *b, int64_t steps, int3
         }
 }
 
-static void q_tile(const bo_q_args *q, int use_asm, const void *a, const void *b, int64_t steps, int32_t *d)
+/* The tile's sums D into d, or finished into the output rows when fo is given (see q_finish). */
+static void q_tile(const bo_q_args *q, int use_asm, const void *a, const void *b, int64_t steps, int32_t *d,
+                   const q_out *fo)
 {
 #if Q_HAVE_ASM
     if (use_asm && steps > 0) {
-        if (q->kind == BO_Q_ACC16)
-            q_tile_acc16(a, b, steps, q->period, d);
+        if (q->kind == BO_Q_ACC16 && q->period == 2)
+            q_tile_p2(a, b, steps, d, fo);
+        else if (q->kind == BO_Q_ACC16)
+            q_tile_acc16(a, b, steps, q->period, d, fo);
         else if (q->kind == BO_Q_U8)
-            q_tile_u8(a, b, steps, d);
+            q_tile_u8(a, b, steps, d, fo);
         else
-            q_tile_i16(a, b, steps, d);
+            q_tile_i16(a, b, steps, d, fo);
         return;
     }
 #endif
     (void)use_asm;
     q_tile_c(q->kind, a, b, steps, d);
+    for (int r = 0; fo && r < fo->rows; ++r)
+        for (int col = 0; col < QNR; ++col)
+            fo->o[r * fo->ld + col] = 4u * (uint32_t)d[r * QNR + col] + fo->base[r] + fo->ct[col];
 }
 
 /* ---- driver ---------------------------------------------------------------------------------- */
+
+/* The sum of n codes. */
+static int64_t q_code_sum(const uint8_t *x, int64_t n)
+{
+    int64_t s = 0;
+    for (int64_t i = 0; i < n; ++i)
+        s += x[i];
+    return s;
+}
+
+static AVX2 int64_t q_code_sum_avx2(const uint8_t *x, int64_t n)
+{
+    __m256i acc = _mm256_setzero_si256();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        acc = _mm256_add_epi64(acc, _mm256_sad_epu8(_mm256_loadu_si256((const __m256i *)(x + i)),
+                                                    _mm256_setzero_si256()));
+    const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    return _mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1) + q_code_sum(x + i, n - i);
+}
 
 /* Pack rows [r0, r0 + m) of the implicit A (each tap's cpad codes in turn) as micro-panels:
  * panel p holds rows r0 + 6p .. r0 + 6p + 5, K step g, row r at ((p * steps + g) * 6 + r) * 4 bytes.
@@ -312,12 +435,8 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
         return BO_ERR_NOMEM;
     }
 #pragma omp parallel for schedule(static)
-    for (int64_t p = 0; p < pixels; ++p) {
-        int64_t s = 0;
-        for (int64_t i = 0; i < cpad; ++i)
-            s += q->x[p * cpad + i];
-        pix_sum[p] = s;
-    }
+    for (int64_t p = 0; p < pixels; ++p)
+        pix_sum[p] = use_asm ? q_code_sum_avx2(q->x + p * cpad, cpad) : q_code_sum(q->x + p * cpad, cpad);
     for (int64_t o = 0; o < n; ++o) {
         int64_t s = 0;
         for (int64_t t = 0; t < taps; ++t)
@@ -326,6 +445,7 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
         col_term[o] = (uint32_t)(-c_a * s);
     }
 
+    const int plain = !cv->transform && !cv->out64;
     int failed = 0;
 #pragma omp parallel reduction(|| : failed)
     {
@@ -366,21 +486,29 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
                 const int nc = (int)(n - j * QNR < QNR ? n - j * QNR : QNR);
                 for (int p = 0; p * QMR < m; ++p) {
                     const char *ap = (const char *)apack + (int64_t)p * QMR * ktot * esize;
-                    q_tile(q, use_asm, ap, bp, steps, d);
                     const int mr = m - p * QMR < QMR ? m - p * QMR : QMR;
+                    if (plain && nc == QNR) {
+                        /* Wrapping uint32 arithmetic is exact here: every result fits int32. */
+                        q_out fo = {(uint32_t *)cv->out + (r0 + p * QMR) * n + j * QNR, n, col_term + j * QNR,
+                                    {0}, mr};
+                        for (int r = 0; r < mr; ++r)
+                            fo.base[r] = (uint32_t)(2 * u_row[p * QMR + r]);
+                        q_tile(q, use_asm, ap, bp, steps, d, &fo);
+                        for (int r = 0; tap_corr && r < mr; ++r) {
+                            const int row = p * QMR + r;
+                            uint32_t *o = fo.o + r * n;
+                            for (int k = 0; k < npad[row]; ++k) {
+                                const int64_t *tc = tap_corr + pad_taps[row * taps + k] * n + j * QNR;
+                                for (int col = 0; col < QNR; ++col)
+                                    o[col] += (uint32_t)tc[col];
+                            }
+                        }
+                        continue;
+                    }
+                    q_tile(q, use_asm, ap, bp, steps, d, NULL);
                     for (int r = 0; r < mr; ++r) {
                         const int row = p * QMR + r;
                         const int corrected = tap_corr && npad[row];
-                        if (!cv->transform && !cv->out64 && !corrected) {
-                            /* Wrapping uint32 arithmetic is exact here: the result fits int32. */
-                            uint32_t *restrict o = (uint32_t *)cv->out + (r0 + row) * n + j * QNR;
-                            const int32_t *restrict dr = d + r * QNR;
-                            const uint32_t *restrict ct = col_term + j * QNR;
-                            const uint32_t base = (uint32_t)(2 * u_row[row]);
-                            for (int col = 0; col < nc; ++col)
-                                o[col] = 4u * (uint32_t)dr[col] + base + ct[col];
-                            continue;
-                        }
                         for (int col = 0; col < nc; ++col) {
                             const int64_t o = j * QNR + col;
                             int64_t v = 4 * (int64_t)d[r * QNR + col] + 2 * u_row[row] - c_a * t_sum[o];

@@ -125,3 +125,22 @@ def test_integer_path_every_width_on_every_kernel_path(kernel_path, integer_poli
             qw = rng.integers(0, 2**w_bits, (5, 77))
             out = bitops.mbgemm(bitops.encode(qa, a_bits), bitops.encode(qw, w_bits))
             np.testing.assert_array_equal(out, e_values(qa, a_bits) @ e_values(qw, w_bits).T)
+
+
+@pytest.mark.parametrize("k", [44, 332])
+def test_integer_kernels_at_the_extreme_codes(k, kernel_path, integer_policy):
+    """Every width pair where the int16 sums come closest to saturating: all codes at their ends
+    (u_a = 2^Ma - 1 against s_w = -2^(Mw-1) or 2^(Mw-1) - 1), plus random codes. 37 channels give
+    two full 16-channel panels (finished in the tile) and a partial one; 13 rows leave a partial
+    6-row tile; k = 44 gives an odd number of 4-wide steps."""
+    rng = np.random.default_rng(k)
+    for a_bits in range(1, 9):
+        for w_bits in range(1, 9):
+            top_a, top_w = 2**a_bits - 1, 2**w_bits - 1
+            qa = rng.integers(0, top_a + 1, (13, k))
+            qa[:7] = top_a
+            qw = rng.integers(0, top_w + 1, (37, k))
+            qw[:17], qw[17:20] = 0, top_w
+            out = bitops.mbgemm(bitops.encode(qa, a_bits), bitops.encode(qw, w_bits))
+            np.testing.assert_array_equal(out, e_values(qa, a_bits) @ e_values(qw, w_bits).T,
+                                          err_msg=f"W{w_bits}A{a_bits}")
