@@ -63,6 +63,8 @@ cdef extern from "bitops.h" nogil:
         int kind
         int64_t period
         const uint8_t *x
+        const uint64_t *planes
+        int bits
         int64_t cpad
         const void *w
         int64_t c_a
@@ -359,6 +361,36 @@ def q_pack_weights(const uint64_t[:, :, ::1] planes, int64_t n, int64_t taps, in
     return out
 
 
+cdef object _qrun(bo_conv_args *c, bo_q_args *q, const uint8_t[::1] wpack, int kind, int64_t period,
+                  int64_t c_a, int64_t cpad, object transform):
+    """Check the integer path's kernel arguments, set the rest of c and q, run it, return the result."""
+    if cpad % 4 or cpad < c.in_c:
+        raise ValueError("the activation row width must be in_c rounded up to a multiple of 4")
+    if wpack.shape[0] != bo_q_packed_weight_bytes(kind, c.out_c, c.kh * c.kw * cpad):
+        raise ValueError("packed weights do not match the convolution shapes")
+    if not 0 <= kind <= 2 or period < 1 or c_a < 1:
+        raise ValueError("bad integer-path kernel arguments")
+    c.x = NULL
+    c.w = NULL
+    c.nw = 0
+    c.a_planes = 0
+    c.w_planes = 0
+    c.out64 = 0
+    q.kind = kind
+    q.period = period
+    q.cpad = cpad
+    q.w = &wpack[0]
+    q.c_a = c_a
+    cdef bo_output t
+    cdef list keep = []
+    out = _conv_output(c, transform, &t, keep)
+    cdef int status
+    with nogil:
+        status = bo_qconv(c, q)
+    _check(status)
+    return out
+
+
 def qconv(const uint8_t[:, ::1] x, const uint8_t[::1] wpack, int kind, int64_t period, int64_t c_a,
           tuple x_shape, tuple w_shape, const int64_t[:, :, ::1] tap_sum, tuple stride, tuple dilation, tuple pad,
           tuple out_hw, int64_t pad_value, object transform=None):
@@ -369,30 +401,30 @@ def qconv(const uint8_t[:, ::1] x, const uint8_t[::1] wpack, int kind, int64_t p
     cdef bo_q_args q
     c.batch, c.in_h, c.in_w, c.in_c = x_shape
     c.out_c, c.kh, c.kw = w_shape[0], w_shape[1], w_shape[2]
-    if x.shape[0] != c.batch * c.in_h * c.in_w or x.shape[1] % 4 or x.shape[1] < c.in_c or x.shape[0] < 1:
+    if x.shape[0] != c.batch * c.in_h * c.in_w or x.shape[0] < 1:
         raise ValueError("activation codes do not match the convolution shapes")
-    if wpack.shape[0] != bo_q_packed_weight_bytes(kind, c.out_c, c.kh * c.kw * x.shape[1]):
-        raise ValueError("packed weights do not match the convolution shapes")
-    if not 0 <= kind <= 2 or period < 1 or c_a < 1:
-        raise ValueError("bad integer-path kernel arguments")
-    c.x = NULL
-    c.w = NULL
-    c.nw = 0
-    c.a_planes = 0
-    c.w_planes = 0
-    c.out64 = 0
     _set_geometry(&c, tap_sum, stride, dilation, pad, out_hw, pad_value)
-    q.kind = kind
-    q.period = period
     q.x = &x[0, 0]
-    q.cpad = x.shape[1]
-    q.w = &wpack[0]
-    q.c_a = c_a
-    cdef bo_output t
-    cdef list keep = []
-    out = _conv_output(&c, transform, &t, keep)
-    cdef int status
-    with nogil:
-        status = bo_qconv(&c, &q)
-    _check(status)
-    return out
+    q.planes = NULL
+    q.bits = 0
+    return _qrun(&c, &q, wpack, kind, period, c_a, x.shape[1], transform)
+
+
+def qgemm(const uint64_t[:, :, ::1] planes, int64_t k, int64_t cpad, const uint8_t[::1] wpack, int kind,
+          int64_t period, int64_t c_a, const int64_t[:, :, ::1] row_sums, object transform=None):
+    """Integer-path GEMM: activation planes (Ma, rows, nw), decoded inside the call block by block
+    into rows of cpad codes, wpack from q_pack_weights of the (N, K) weights -> int32 (rows, 1, 1, N).
+
+    The caller guarantees every dot product fits int32."""
+    _check_planes(planes.shape[0], planes.shape[2], planes.shape[2], k)
+    if planes.shape[1] < 1:
+        raise ValueError("the activation has no rows")
+    cdef bo_conv_args c
+    cdef bo_q_args q
+    c.batch, c.in_h, c.in_w, c.in_c = planes.shape[1], 1, 1, k
+    c.out_c, c.kh, c.kw = row_sums.shape[0], 1, 1
+    _set_geometry(&c, row_sums, (1, 1), (1, 1), (0, 0), (1, 1), 0)
+    q.x = NULL
+    q.planes = &planes[0, 0, 0]
+    q.bits = planes.shape[0]
+    return _qrun(&c, &q, wpack, kind, period, c_a, cpad, transform)

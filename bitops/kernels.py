@@ -161,10 +161,11 @@ def mbgemm(a, w, transform=None):
     plan = _gemm_plan(a.bits, w.bits, a.k)
     rows = int(np.prod(a.lead, dtype=np.int64))
     if plan["method"] != "branches":
-        # a GEMM is a 1x1 convolution over `rows` images of 1x1 pixel
-        n, k = w.shape[0], a.k
-        out = _integer_conv(plan, a, w, (rows, 1, 1, k), (n, 1, 1, k), w.row_sums().reshape(n, 1, 1),
-                            (1, 1), (1, 1), (0, 0), (1, 1), 0, spec)
+        # a GEMM is a 1x1 convolution over `rows` images of 1x1 pixel; its rows are decoded in the call
+        n, kind = w.shape[0], plan["integer_kernel"]
+        out = _core.qgemm(a.planes.reshape(a.bits, rows, -1), a.k, integer_row_width(a.k), w.integer_weights(kind),
+                          kind, plan["period"], e_max(a.bits),
+                          np.ascontiguousarray(w.row_sums(), dtype=np.int64).reshape(n, 1, 1), spec)
         if spec is None:
             out = out.reshape(rows, n)
     else:

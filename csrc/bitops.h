@@ -126,7 +126,10 @@ enum { BO_Q_ACC16 = 0, BO_Q_U8 = 1, BO_Q_I16 = 2 };
 typedef struct {
     int kind;
     int64_t period;       /* BO_Q_ACC16: K steps of 4 summed in int16 before widening */
-    const uint8_t *x;     /* activation codes: (batch*in_h*in_w) x cpad, 0 past in_c */
+    const uint8_t *x;     /* activation codes: (batch*in_h*in_w) x cpad, 0 past in_c; or NULL and: */
+    const uint64_t *planes; /* a GEMM's (1x1, unpadded, stride 1) activation planes, bits x rows x
+                               ceil(in_c/64) words, decoded block by block inside the call */
+    int bits;             /* planes of `planes` */
     int64_t cpad;         /* in_c rounded up to a multiple of 4 */
     const void *w;        /* weights from bo_q_pack_weights */
     int64_t c_a;          /* 2^Ma - 1 */

@@ -337,24 +337,24 @@ static void q_tile(const bo_q_args *q, int use_asm, const void *a, const void *b
 
 /* ---- driver ---------------------------------------------------------------------------------- */
 
-/* The sum of n codes. */
-static int64_t q_code_sum(const uint8_t *x, int64_t n)
-{
-    int64_t s = 0;
-    for (int64_t i = 0; i < n; ++i)
-        s += x[i];
-    return s;
-}
-
 static AVX2 int64_t q_code_sum_avx2(const uint8_t *x, int64_t n)
 {
     __m256i acc = _mm256_setzero_si256();
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32)
+    for (int64_t i = 0; i < n; i += 32)
         acc = _mm256_add_epi64(acc, _mm256_sad_epu8(_mm256_loadu_si256((const __m256i *)(x + i)),
                                                     _mm256_setzero_si256()));
     const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-    return _mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1) + q_code_sum(x + i, n - i);
+    return _mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1);
+}
+
+/* The sum of n codes. */
+static int64_t q_code_sum(const uint8_t *x, int64_t n, int use_avx2)
+{
+    const int64_t n32 = use_avx2 ? n / 32 * 32 : 0;
+    int64_t s = n32 ? q_code_sum_avx2(x, n32) : 0;
+    for (int64_t i = n32; i < n; ++i)
+        s += x[i];
+    return s;
 }
 
 /* Pack rows [r0, r0 + m) of the implicit A (each tap's cpad codes in turn) as micro-panels:
@@ -413,7 +413,12 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
     const int64_t n = cv->out_c, panels = (n + QNR - 1) / QNR;
     const int64_t c_a = q->c_a;
     const int use_asm = Q_HAVE_ASM && bo_get_path() >= BO_PATH_AVX2;
-    if (cpad % 4 || (q->kind == BO_Q_ACC16 && q->period < 1) || !cv->tap_sum)
+    /* Planes are decoded row by row into the block being packed, so only a GEMM (every output
+     * pixel reads its own input pixel) may pass them. */
+    const int gemm = taps == 1 && rows == pixels && cv->stride_h == 1 && cv->stride_w == 1 && !cv->pad_top &&
+                     !cv->pad_left && cv->out_h == cv->in_h && cv->out_w == cv->in_w;
+    if (cpad % 4 || cpad < cv->in_c || (q->kind == BO_Q_ACC16 && q->period < 1) || !cv->tap_sum ||
+        !q->x == !q->planes || (q->planes && (!gemm || q->bits < 1 || q->bits > BO_MAX_BITS)))
         return BO_ERR_ARG;
 #ifdef _OPENMP
     const int threads = omp_get_max_threads();
@@ -435,8 +440,8 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
         return BO_ERR_NOMEM;
     }
 #pragma omp parallel for schedule(static)
-    for (int64_t p = 0; p < pixels; ++p)
-        pix_sum[p] = use_asm ? q_code_sum_avx2(q->x + p * cpad, cpad) : q_code_sum(q->x + p * cpad, cpad);
+    for (int64_t p = 0; p < (q->x ? pixels : 0); ++p)
+        pix_sum[p] = q_code_sum(q->x + p * cpad, cpad, use_asm);
     for (int64_t o = 0; o < n; ++o) {
         int64_t s = 0;
         for (int64_t t = 0; t < taps; ++t)
@@ -455,10 +460,11 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
         int32_t *npad = malloc(sizeof(int32_t) * (size_t)mc);
         int64_t *u_row = malloc(sizeof(int64_t) * (size_t)mc);
         int64_t *pix = malloc(sizeof(int64_t) * (size_t)taps);
+        uint8_t *stage = q->planes ? calloc((size_t)(mc * cpad), 1) : NULL;  /* a block's decoded codes */
         int32_t d[QMR * QNR] __attribute__((aligned(32)));
         if (posix_memalign(&apack, 64, (size_t)(mc * ktot * esize)))
             apack = NULL;
-        if (!apack || !rowp || !pad_taps || !npad || !u_row || !pix)
+        if (!apack || !rowp || !pad_taps || !npad || !u_row || !pix || (q->planes && !stage))
             failed = 1;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t blk = 0; blk < blocks; ++blk) {
@@ -466,7 +472,15 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
                 continue;
             const int64_t r0 = blk * mc;
             const int m = (int)(rows - r0 < mc ? rows - r0 : mc);
-            for (int r = 0; r < m; ++r) {
+            for (int r = 0; q->planes && r < m; ++r) {
+                /* A GEMM row: decoded here (0 past in_c, as calloc left it), summed while it is in cache. */
+                uint8_t *row = stage + r * cpad;
+                bo_decode_row(q->planes, q->bits, rows, r0 + r, cv->in_c, row);
+                rowp[r] = row;
+                npad[r] = 0;
+                u_row[r] = q_code_sum(row, cpad, use_asm);
+            }
+            for (int r = 0; !q->planes && r < m; ++r) {
                 int64_t u = 0;
                 int np = 0;
                 bo_row_taps(cv, r0 + r, pix);
@@ -521,6 +535,7 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
             }
         }
         free(apack);
+        free(stage);
         free(rowp);
         free(pad_taps);
         free(npad);
