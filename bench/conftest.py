@@ -32,7 +32,7 @@ def runner_names(kind, threads):
         if threads == 1 and st[peers.NUMPY_POPCOUNT] == "ok":
             names.append(peers.NUMPY_POPCOUNT)
         if ort:
-            names += [peers.ORT_MATMULINTEGER, peers.ORT_MATMULINTEGER_U8U8]
+            names += [peers.ORT_MATMULINTEGER, peers.ORT_MATMULINTEGER_U8U8, peers.ORT_MATMULINTEGER_S8]
     else:
         if ort:
             names += [peers.ORT_CONV_F32, peers.ORT_QLINEARCONV]
@@ -85,4 +85,5 @@ def _bench_runner(benchmark, runner):
     benchmark.extra_info.update(ops=runner.ops, unit="bit-op" if runner.bits else "MAC", path=runner.path)
     with runner.thread_scope():
         benchmark.pedantic(runner.run, rounds=5, warmup_rounds=1, iterations=1)
-    benchmark.extra_info["gops_per_s"] = runner.ops / benchmark.stats.stats.min / 1e9
+    if benchmark.stats is not None:  # None under --benchmark-disable
+        benchmark.extra_info["gops_per_s"] = runner.ops / benchmark.stats.stats.min / 1e9

@@ -13,11 +13,14 @@ import json
 from bitops.benchmark import peers as P
 from bitops.benchmark.cases import config_name
 
-# kind -> [(ratio field, column header, peers whose fastest variant is the baseline)]
+# kind -> [(ratio field, column header, peers whose fastest variant is the baseline)]. An integer
+# peer is a baseline for a bitops row only if it computes that row's weights exactly (its
+# weight_bits, 0 when its check found wrong values): onnxruntime's u8s8 with 7-bit weights is the
+# same problem as W7 and narrower, not as W8.
 BASELINES = {
     "gemm": [
         ("vs_numpy_f32", "x np f32", (P.NUMPY_F32,)),
-        ("vs_ort_int8", "x ort int8", (P.ORT_MATMULINTEGER, P.ORT_MATMULINTEGER_U8U8)),
+        ("vs_ort_int8", "x ort int8", (P.ORT_MATMULINTEGER, P.ORT_MATMULINTEGER_U8U8, P.ORT_MATMULINTEGER_S8)),
     ],
     "conv": [
         ("vs_ort_conv_f32", "x ort f32", (P.ORT_CONV_F32,)),
@@ -62,17 +65,43 @@ def build_rows(results, roofline_best):
                 "ops_unit": "bit-op" if binary else "MAC",
                 "gops_per_s": gops,
                 "roofline_fraction": gops / (runner.threads * roofline_best) if binary and roofline_best else None,
-                "check": "not checked" if err is None else ("exact" if err == 0 else f"max err {err:g}"),
+                "check": _check_text(runner, err),
+                "weight_bits": _exact_weight_bits(runner, err),
             }
         )
-    best = {(r["case"], r["threads"], r["name"]): r["best_s"] for r in rows}
+    by_key = {(r["case"], r["threads"], r["name"]): r for r in rows}
     for r in rows:
+        w_bits = runner_w_bits(r)
         for field, _, names in BASELINES[r["kind"]]:
-            times = [best[(r["case"], r["threads"], n)] for n in names if (r["case"], r["threads"], n) in best]
+            peers_ = [by_key.get((r["case"], r["threads"], n)) for n in names]
+            times = [p["best_s"] for p in peers_ if p is not None and (p["weight_bits"] is None or
+                                                                        p["weight_bits"] >= w_bits)]
             r[field] = min(times) / r["best_s"] if times else None
-        one = best.get((r["case"], 1, r["name"]))
-        r["vs_1thread"] = one / r["best_s"] if one is not None and r["threads"] != 1 else None
+        one = by_key.get((r["case"], 1, r["name"]))
+        r["vs_1thread"] = one["best_s"] / r["best_s"] if one is not None and r["threads"] != 1 else None
     return rows
+
+
+def _check_text(runner, err):
+    if err is None:
+        return "not checked"
+    if err == 0:
+        return "exact"
+    return f"WRONG, max err {err:g}" if runner.may_be_wrong else f"max err {err:g}"
+
+
+def _exact_weight_bits(runner, err):
+    """The widest weights the runner computed exactly in this run (None: not an integer peer)."""
+    if runner.weight_bits is None:
+        return None
+    if runner.may_be_wrong and err != 0:  # wrong here, or unchecked (--no-check): no baseline
+        return 0
+    return runner.weight_bits
+
+
+def runner_w_bits(row):
+    """The weight bits of a bitops row (1 for any other row: every exact integer peer qualifies)."""
+    return int(row["bits"][1:row["bits"].index("A")]) if row["bitops"] and row["bits"] else 1
 
 
 def _find(rows, kind, name, threads=1):

@@ -57,7 +57,10 @@ def test_json_has_roofline_rows_ratios_and_targets(quick_run):
         assert any(r["name"] == f"bitops {cases.config_name(*cfg)}" for r in rows)
     for r in rows:
         assert r["best_s"] > 0 and r["best_s"] <= r["median_s"]
-        assert r["check"] == "exact" or r["check"].startswith("max err")
+        if r["name"] == peers.ORT_MATMULINTEGER_S8:  # exact only with VNNI
+            assert r["check"] == "exact" or (r["check"].startswith("WRONG") and r["weight_bits"] == 0)
+        else:
+            assert r["check"] == "exact" or r["check"].startswith("max err")
         fields = [f for f, _, _ in report.BASELINES[r["kind"]]] + ["vs_1thread", "gops_per_s"]
         assert all(f in r for f in fields)
         if r["bits"]:
@@ -150,6 +153,17 @@ def test_ort_matmulinteger_equals_numpy_int_matmul(gemm_runners):
     assert u8s8.dtype == np.int32
     np.testing.assert_array_equal(u8s8, _int_matmul(ops_.qa, w7))
     np.testing.assert_array_equal(_by_name(runners, peers.ORT_MATMULINTEGER_U8U8).run(), _int_matmul(ops_.qa, ops_.qw))
+
+
+def test_ort_full_range_u8s8_is_timed_and_its_error_reported(gemm_runners):
+    """The 8-bit u8s8 peer computes the full-range product where onnxruntime is exact (VNNI) and
+    saturates elsewhere; either way check() returns its error instead of stopping the run."""
+    ops_, runners = gemm_runners
+    r = _by_name(runners, peers.ORT_MATMULINTEGER_S8)
+    err = r.check()
+    exact = _int_matmul(ops_.qa, ops_.qw.astype(np.int64) - 128)
+    assert err == np.abs(r.run().astype(np.int64) - exact).max()
+    assert r.weight_bits == 8 and r.may_be_wrong
 
 
 def test_numpy_popcount_peer_is_the_w1a1_product(gemm_runners, monkeypatch):
@@ -261,6 +275,30 @@ def test_ratios_are_baseline_time_over_row_time():
     assert targets[report.TARGETS["w2a2_gemm_vs_numpy"]]["met"] is None
     assert targets[report.TARGETS["threads_scaling"].format(cfg="W1A1", kind="gemm")]["met"] is True
     assert targets[report.TARGETS["w1a1_conv_vs_lce"]]["note"] == "not run"
+
+
+def test_an_integer_peer_is_a_baseline_only_for_weights_it_computes_exactly():
+    T = lambda best: timing.Timing(best, best, [best], 1)  # noqa: E731
+
+    def peer(name, bits, **kw):
+        r = _fake(name, [])
+        r.weight_bits = bits
+        r.may_be_wrong = kw.get("may_be_wrong", False)
+        return r
+
+    rs = [
+        (_fake("bitops W7A8", [], bits=(7, 8)), T(0.010), 0.0),
+        (_fake("bitops W8A8", [], bits=(8, 8)), T(0.010), 0.0),
+        (peer(peers.ORT_MATMULINTEGER, 7), T(0.008), 0.0),
+        (peer(peers.ORT_MATMULINTEGER_U8U8, 8), T(0.012), 0.0),
+        (peer(peers.ORT_MATMULINTEGER_S8, 8, may_be_wrong=True), T(0.007), 5e4),
+    ]
+    rows = report.build_rows(rs, roofline_best=100.0)
+    assert rows[0]["vs_ort_int8"] == pytest.approx(0.8)  # W7: the 7-bit u8s8 peer counts
+    assert rows[1]["vs_ort_int8"] == pytest.approx(1.2)  # W8: only u8u8; the 8-bit u8s8 was wrong
+    assert rows[4]["check"].startswith("WRONG") and rows[4]["weight_bits"] == 0
+    exact = report.build_rows(rs[:4] + [(rs[4][0], T(0.007), 0.0)], roofline_best=100.0)
+    assert exact[1]["vs_ort_int8"] == pytest.approx(0.7)  # where it is exact (VNNI) it is the baseline
 
 
 def test_parse_bits():
