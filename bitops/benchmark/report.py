@@ -261,6 +261,26 @@ def write_plot(report, path):
     plt.close(fig)
 
 
+def width_matrix(rows, kind="gemm", field="vs_ort_int8", min_widths=6):
+    """Markdown lines: the 1-thread `field` ratio of every bitops width run, weights by activations
+    (empty when fewer than min_widths ran: the default five need no matrix)."""
+    cells = {}
+    for r in rows:
+        if r["kind"] == kind and r["bitops"] and r["threads"] == 1 and r.get(field) is not None:
+            w, a = (int(x) for x in r["bits"][1:].split("A"))
+            cells[w, a] = r[field]
+    if len(cells) < min_widths:
+        return []
+    ws, as_ = sorted({w for w, _ in cells}), sorted({a for _, a in cells})
+    header = next(h for f, h, _ in BASELINES[kind] if f == field)
+    out = ["", f"**{header}, every width run (1 thread): weights down, activations across**", "",
+           "| weights \\ activations | " + " | ".join(f"A{a}" for a in as_) + " |", "|---|" + "---:|" * len(as_)]
+    for w in ws:
+        out.append(f"| W{w} | " + " | ".join("" if (w, a) not in cells else f"{cells[w, a]:.2f}" for a in as_)
+                   + " |")
+    return out
+
+
 def format_markdown(report):
     """The main columns as Markdown tables (one per case), then the targets; for docs/benchmarks.md."""
     rows = report["results"]
@@ -271,13 +291,15 @@ def format_markdown(report):
         cols = BASELINES[kind]
         out += ["", f"**{case}**", "",
                 "| implementation | threads | path | best ms | Gop/s | roofline | " + " | ".join(h for _, h, _ in cols)
-                + " | x 1 thread |",
-                "|---|---:|---|---:|---:|---:|" + "---:|" * len(cols) + "---:|"]
+                + " | x 1 thread | check |",
+                "|---|---:|---|---:|---:|---:|" + "---:|" * len(cols) + "---:|---|"]
         for r in sorted((r for r in rows if r["case"] == case), key=lambda r: r["threads"]):
             roof = "" if r["roofline_fraction"] is None else f"{100 * r['roofline_fraction']:.1f}%"
             out.append(f"| {r['name']} | {r['threads']} | {r['path']} | {1e3 * r['best_s']:.2f} | "
                        f"{r['gops_per_s']:.1f} {r['ops_unit']} | {roof} | "
-                       + " | ".join(_fmt(r[f], ".2f") for f, _, _ in cols) + f" | {_fmt(r['vs_1thread'], '.2f')} |")
+                       + " | ".join(_fmt(r[f], ".2f") for f, _, _ in cols)
+                       + f" | {_fmt(r['vs_1thread'], '.2f')} | {r['check']} |")
+    out += width_matrix(rows)
     out += ["", "| target | measured | threshold | met |", "|---|---:|---:|---|"]
     for t in report["targets"]:
         met = {True: "yes", False: "no", None: "n/a " + t["note"]}[t["met"]]

@@ -301,6 +301,16 @@ def test_an_integer_peer_is_a_baseline_only_for_weights_it_computes_exactly():
     assert exact[1]["vs_ort_int8"] == pytest.approx(0.7)  # where it is exact (VNNI) it is the baseline
 
 
+def test_width_matrix_lays_out_every_width_run():
+    rows = [{"kind": "gemm", "bitops": True, "threads": 1, "bits": b, "vs_ort_int8": v}
+            for b, v in (("W1A1", 4.0), ("W2A3", 1.25), ("W2A1", 2.0))]
+    rows.append({"kind": "gemm", "bitops": True, "threads": 2, "bits": "W1A3", "vs_ort_int8": 9.0})
+    lines = report.width_matrix(rows, min_widths=2)
+    assert lines[3:] == ["| weights \\ activations | A1 | A3 |", "|---|---:|---:|", "| W1 | 4.00 |  |",
+                         "| W2 | 2.00 | 1.25 |"]
+    assert report.width_matrix(rows[:1], min_widths=2) == [] and report.width_matrix(rows) == []
+
+
 def test_parse_bits():
     assert cases.parse_bits("default") == cases.BIT_CONFIGS
     assert len(cases.parse_bits("all")) == 64
