@@ -44,7 +44,6 @@ cdef extern from "bitops.h" nogil:
     int BO_PATH_COUNT
     void bo_pack_rows(const uint8_t *bits, int64_t rows, int64_t k, uint64_t *words)
     void bo_unpack_rows(const uint64_t *words, int64_t rows, int64_t k, uint8_t *bits)
-    void bo_decode_row(const uint64_t *planes, int nbits, int64_t rows, int64_t r, int64_t k, uint8_t *u)
     void bo_encode_rows(const uint8_t *codes, int64_t rows, int64_t k, int nbits, uint64_t *planes)
     int bo_mbgemm(const bo_gemm_args *g)
     int bo_mbgemm_reference(const bo_gemm_args *g)
@@ -89,19 +88,6 @@ def pack_rows(const uint8_t[:, ::1] bits):
     cdef uint64_t[:, ::1] o = out
     with nogil:
         bo_pack_rows(&bits[0, 0], rows, k, &o[0, 0])
-    return out
-
-
-def decode_rows(const uint64_t[:, :, ::1] planes, int64_t k):
-    """(bits, rows, nw) planes -> uint8 codes (rows, k)."""
-    cdef int bits = planes.shape[0]
-    cdef int64_t rows = planes.shape[1], r
-    _check_planes(bits, planes.shape[2], planes.shape[2], k)
-    out = np.empty((rows, k), dtype=np.uint8)
-    cdef uint8_t[:, ::1] o = out
-    with nogil:
-        for r in range(rows):
-            bo_decode_row(&planes[0, 0, 0], bits, rows, r, k, &o[r, 0])
     return out
 
 

@@ -74,7 +74,7 @@ class Encoded:
 
     def codes(self):
         """The unsigned codes u, uint8 array of `shape`."""
-        return _core.decode_rows(self._flat_planes(), self.k).reshape(self.shape)
+        return _core.decode_codes(self._flat_planes(), self.k, self.k).reshape(self.shape)
 
     def _flat_planes(self):
         """planes as (bits, rows, words), rows = prod(lead)."""

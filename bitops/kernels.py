@@ -20,10 +20,10 @@ from bitops.transforms import Thresholds, check_transform
 __all__ = ["bgemm", "mbgemm", "mbconv2d", "conv_geometry", "ConvGeometry", "explain", "set_integer_path"]
 
 # Branches cost Ma*Mw xor-popcounts per bit pair; the integer path (csrc/qgemm.c)
-# costs about the same per MAC whatever the widths. On AVX2 the popcount path
-# forms about 60 bit-ops per cycle in a GEMM, the integer path's u8 x s8 kernel
-# with int16 sums about 55 MACs, so branches win up to W1A2 (`bitops bench
-# --bits all` measures the crossing).
+# costs about the same per MAC whatever the narrow widths. On the 1024^3 GEMM
+# of `bitops bench --only gemm --threads 1 --bits all` (docs/benchmarks.md) W1A2
+# on branches took 6.2 ms and W1A3..W2A8 on the integer path 8.8-9.9 ms, so
+# branches win up to two branch pairs.
 INTEGER_PATH_MIN_PAIRS = 3
 _integer_policy = os.environ.get("BITOPS_INTEGER_PATH", "auto")
 
@@ -166,8 +166,6 @@ def mbgemm(a, w, transform=None):
         out = _core.qgemm(a.planes.reshape(a.bits, rows, -1), a.k, integer_row_width(a.k), w.integer_weights(kind),
                           kind, plan["period"], e_max(a.bits),
                           np.ascontiguousarray(w.row_sums(), dtype=np.int64).reshape(n, 1, 1), spec)
-        if spec is None:
-            out = out.reshape(rows, n)
     else:
         out = _core.mbgemm(a.planes.reshape(a.bits, rows, -1), w.planes, a.k, plan["accumulator"] == "int64",
                            False, spec)

@@ -36,8 +36,8 @@
  * packs a block of output pixels (their taps gathered through the same
  * indirection as driver.c, so no im2col is ever formed) into micro-panels of
  * 6 rows, and sweeps every weight panel over the block. A 6 x 16 register tile
- * holds 12 accumulators; its inner loop is inline assembly, because GCC spills
- * the accumulators of the intrinsic version (which ran at 60% of the speed).
+ * holds 12 accumulators; its inner loop is inline assembly, because GCC 12
+ * spills the accumulators of the intrinsic version to the stack.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -126,13 +126,13 @@ int bo_q_pack_weights(const uint64_t *planes, int bits, int64_t n, int64_t taps,
     [c21] "+x"(c21), [c30] "+x"(c30), [c31] "+x"(c31), [c40] "+x"(c40), [c41] "+x"(c41),          \
     [c50] "+x"(c50), [c51] "+x"(c51)
 
-/* steps K steps of the tile: acc (int16 or int32 lanes per MUL/ADD) += products. */
-#define Q_LOOP(MUL, ADD)                                                                                      \
+/* n K steps of the 6-row tile, ROW(r, o0, o1) being one step of row r into accumulators o0, o1. */
+#define Q_TILE_LOOP(ROW)                                                                                      \
     __asm__ volatile("1:\n\t"                                                                                 \
                      "vmovdqu (%[b]), %%ymm12\n\t"                                                            \
                      "vmovdqu 32(%[b]), %%ymm13\n\t"                                                          \
-                     Q_ROW(MUL, ADD, 0, c00, c01) Q_ROW(MUL, ADD, 1, c10, c11) Q_ROW(MUL, ADD, 2, c20, c21)   \
-                     Q_ROW(MUL, ADD, 3, c30, c31) Q_ROW(MUL, ADD, 4, c40, c41) Q_ROW(MUL, ADD, 5, c50, c51)   \
+                     ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21)                                       \
+                     ROW(3, c30, c31) ROW(4, c40, c41) ROW(5, c50, c51)                                       \
                      "add $64, %[b]\n\t"                                                                      \
                      "add $24, %[a]\n\t"                                                                      \
                      "dec %[n]\n\t"                                                                           \
@@ -140,6 +140,10 @@ int bo_q_pack_weights(const uint64_t *planes, int bits, int64_t n, int64_t taps,
                      : [a] "+r"(a), [b] "+r"(b), [n] "+r"(n), Q_ACC_OPERANDS                                  \
                      :                                                                                        \
                      : "xmm12", "xmm13", "xmm14", "xmm15", "memory", "cc")
+
+/* acc (int16 or int32 lanes per MUL/ADD) += products. */
+#define Q_ROW_MADDUBSW(r, o0, o1) Q_ROW("vpmaddubsw", "vpaddw", r, o0, o1)
+#define Q_ROW_MADDWD(r, o0, o1) Q_ROW("vpmaddwd", "vpaddd", r, o0, o1)
 
 #define Q_ZERO_ACC                                                                                     \
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,        \
@@ -183,7 +187,7 @@ static AVX2 void q_tile_acc16(const uint8_t *a, const int8_t *b, int64_t steps, 
         int64_t n = steps < period ? steps : period;
         steps -= n;
         Q_ZERO_ACC;
-        Q_LOOP("vpmaddubsw", "vpaddw");
+        Q_TILE_LOOP(Q_ROW_MADDUBSW);
         const __m256i c[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
         for (int i = 0; i < 12; ++i)
             t[i] = _mm256_add_epi32(t[i], _mm256_madd_epi16(c[i], ones));
@@ -205,18 +209,7 @@ static AVX2 void q_tile_u8(const uint8_t *a, const int8_t *b, int64_t n, int32_t
     "vpaddd %%ymm15, %[" #o0 "], %[" #o0 "]\n\t"                                                  \
     "vpmaddubsw %%ymm13, %%ymm14, %%ymm15\n\t" "vpmaddwd bo_q_ones16(%%rip), %%ymm15, %%ymm15\n\t"           \
     "vpaddd %%ymm15, %[" #o1 "], %[" #o1 "]\n\t"
-    __asm__ volatile("1:\n\t"
-                     "vmovdqu (%[b]), %%ymm12\n\t"
-                     "vmovdqu 32(%[b]), %%ymm13\n\t"
-                     Q_ROW_WIDEN(0, c00, c01) Q_ROW_WIDEN(1, c10, c11) Q_ROW_WIDEN(2, c20, c21)
-                     Q_ROW_WIDEN(3, c30, c31) Q_ROW_WIDEN(4, c40, c41) Q_ROW_WIDEN(5, c50, c51)
-                     "add $64, %[b]\n\t"
-                     "add $24, %[a]\n\t"
-                     "dec %[n]\n\t"
-                     "jnz 1b\n\t"
-                     : [a] "+r"(a), [b] "+r"(b), [n] "+r"(n), Q_ACC_OPERANDS
-                     :
-                     : "xmm12", "xmm13", "xmm14", "xmm15", "memory", "cc");
+    Q_TILE_LOOP(Q_ROW_WIDEN);
 #undef Q_ROW_WIDEN
     Q_STORE(c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
 }
@@ -287,7 +280,7 @@ static AVX2 void q_tile_p2(const uint8_t *a, const int8_t *b, int64_t steps, int
 static AVX2 void q_tile_i16(const int16_t *a, const int16_t *b, int64_t n, int32_t *d, const q_out *fo)
 {
     Q_ZERO_ACC;
-    Q_LOOP("vpmaddwd", "vpaddd");
+    Q_TILE_LOOP(Q_ROW_MADDWD);
     Q_STORE(c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
 }
 #else
