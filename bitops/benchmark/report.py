@@ -11,7 +11,7 @@ import csv
 import json
 
 from bitops.benchmark import peers as P
-from bitops.benchmark.cases import config_name
+from bitops.benchmark.cases import config_name, parse_bits
 
 # kind -> [(ratio field, column header, peers whose fastest variant is the baseline)]. An integer
 # peer is a baseline for a bitops row only if it computes that row's weights exactly (its
@@ -71,7 +71,7 @@ def build_rows(results, roofline_best):
         )
     by_key = {(r["case"], r["threads"], r["name"]): r for r in rows}
     for r in rows:
-        w_bits = runner_w_bits(r)
+        w_bits = _widths(r)[0] if r["bitops"] else 1  # any exact integer peer is a baseline for a peer
         for field, _, names in BASELINES[r["kind"]]:
             peers_ = [by_key.get((r["case"], r["threads"], n)) for n in names]
             times = [p["best_s"] for p in peers_ if p is not None and (p["weight_bits"] is None or
@@ -99,9 +99,9 @@ def _exact_weight_bits(runner, err):
     return runner.weight_bits
 
 
-def runner_w_bits(row):
-    """The weight bits of a bitops row (1 for any other row: every exact integer peer qualifies)."""
-    return int(row["bits"][1:row["bits"].index("A")]) if row["bitops"] and row["bits"] else 1
+def _widths(row):
+    """(w_bits, a_bits) of a bitops row, read back from its 'W2A4' label."""
+    return parse_bits(row["bits"])[0]
 
 
 def _find(rows, kind, name, threads=1):
@@ -267,8 +267,7 @@ def width_matrix(rows, kind="gemm", field="vs_ort_int8", min_widths=6):
     cells = {}
     for r in rows:
         if r["kind"] == kind and r["bitops"] and r["threads"] == 1 and r.get(field) is not None:
-            w, a = (int(x) for x in r["bits"][1:].split("A"))
-            cells[w, a] = r[field]
+            cells[_widths(r)] = r[field]
     if len(cells) < min_widths:
         return []
     ws, as_ = sorted({w for w, _ in cells}), sorted({a for _, a in cells})

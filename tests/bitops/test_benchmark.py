@@ -332,3 +332,16 @@ def test_cases_work_counts():
     assert c.out_hw == (56, 56) and c.macs == 56 * 56 * 256 * 9 * 256
     with pytest.raises(ValueError, match="only"):
         cases.cases(only="fft")
+
+
+def test_ort_int8_routes_script_times_and_checks_every_route(capsys):
+    """bench/ort_int8_routes.py, the rerunnable source of the docs' s8u8 / s8s8 figures."""
+    import runpy
+    from pathlib import Path
+
+    script = runpy.run_path(str(Path(__file__).parents[2] / "bench" / "ort_int8_routes.py"))
+    script["main"](["--quick", "--repeat", "1"])
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert [line.split()[1] for line in lines] == ["u8s8", "u8s8", "u8u8", "s8u8", "s8s8"]
+    assert all(line.endswith("exact") for line in lines[2:])  # u8u8, s8u8 and s8s8 are exact everywhere
+    assert lines[0].endswith("exact")  # 7-bit weights never saturate
