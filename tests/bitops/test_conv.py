@@ -3,6 +3,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import bitops
+from tests.bitops.paths import each_kernel_path
 from tests.bitops.reference import conv2d_nhwc, e_values, same_pads
 
 
@@ -59,13 +60,12 @@ def test_mbconv2d_matches_direct_convolution(case):
     expected = conv2d_nhwc(e_values(qx, case["a_bits"]), e_values(qw, case["w_bits"]),
                            case["stride"], case["pads"], case["dilation"], case["pad_value"])
     x, w = bitops.encode(qx, case["a_bits"]), bitops.encode(qw, case["w_bits"])
-    for path in bitops.available_kernel_paths():
-        bitops.set_kernel_path(path)
-        out = bitops.mbconv2d(x, w, stride=case["stride"], padding=case["padding"],
-                              dilation=case["dilation"], pad_value=case["pad_value"])
-        assert out.shape == expected.shape
-        np.testing.assert_array_equal(out, expected, err_msg=f"path {path}")
-    bitops.set_kernel_path(bitops.available_kernel_paths()[-1])
+    with each_kernel_path() as paths:
+        for path in paths:
+            out = bitops.mbconv2d(x, w, stride=case["stride"], padding=case["padding"],
+                                  dilation=case["dilation"], pad_value=case["pad_value"])
+            assert out.shape == expected.shape
+            np.testing.assert_array_equal(out, expected, err_msg=f"path {path}")
 
 
 @pytest.mark.parametrize("a_bits,w_bits", [(1, 1), (1, 2), (2, 2), (3, 2), (4, 4), (8, 8), (2, 7)])

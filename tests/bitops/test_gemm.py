@@ -3,6 +3,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import bitops
+from tests.bitops.paths import each_kernel_path
 from tests.bitops.reference import e_values
 
 K_VALUES = st.one_of(st.integers(1, 300), st.sampled_from([63, 64, 65, 127, 128, 129, 255, 256, 1000, 1024, 2049, 3000, 7937, 8000, 8193]))
@@ -17,18 +18,17 @@ def test_mbgemm_matches_numpy_int64_on_every_path_and_method(rows, cols, k, a_bi
     expected = e_values(qa, a_bits) @ e_values(qw, w_bits).T
     a, w = bitops.encode(qa, a_bits), bitops.encode(qw, w_bits)
     try:
-        for path in bitops.available_kernel_paths():
-            bitops.set_kernel_path(path)
-            dtypes = set()
-            for policy in ("never", "always", "int16", "auto"):
-                bitops.set_integer_path(policy)
-                out = bitops.mbgemm(a, w)
-                assert out.shape == (rows, cols)
-                np.testing.assert_array_equal(out, expected, err_msg=f"path {path}, method {policy}")
-                dtypes.add(out.dtype)
-            assert len(dtypes) == 1, f"methods disagree on the accumulator type on path {path}"
+        with each_kernel_path() as paths:
+            for path in paths:
+                dtypes = set()
+                for policy in ("never", "always", "int16", "auto"):
+                    bitops.set_integer_path(policy)
+                    out = bitops.mbgemm(a, w)
+                    assert out.shape == (rows, cols)
+                    np.testing.assert_array_equal(out, expected, err_msg=f"path {path}, method {policy}")
+                    dtypes.add(out.dtype)
+                assert len(dtypes) == 1, f"methods disagree on the accumulator type on path {path}"
     finally:
-        bitops.set_kernel_path(bitops.available_kernel_paths()[-1])
         bitops.set_integer_path("auto")
 
 
@@ -86,11 +86,8 @@ def test_paths_agree_bit_for_bit_on_a_large_case():
     qa = rng.integers(0, 8, (67, 1500))
     qw = rng.integers(0, 4, (45, 1500))
     a, w = bitops.encode(qa, 3), bitops.encode(qw, 2)
-    results = {}
-    for path in bitops.available_kernel_paths():
-        bitops.set_kernel_path(path)
-        results[path] = bitops.mbgemm(a, w)
-    bitops.set_kernel_path(bitops.available_kernel_paths()[-1])
+    with each_kernel_path() as paths:
+        results = {path: bitops.mbgemm(a, w) for path in paths}
     expected = e_values(qa, 3) @ e_values(qw, 2).T
     for path, out in results.items():
         np.testing.assert_array_equal(out, expected, err_msg=path)

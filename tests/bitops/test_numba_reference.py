@@ -5,6 +5,7 @@ from hypothesis import given, settings, strategies as st
 import bitops
 from bitops import numba_reference
 from bitops.kernels import conv_geometry
+from tests.bitops.paths import each_kernel_path
 from tests.bitops.reference import e_values
 
 
@@ -22,10 +23,9 @@ def test_gemm_paths_agree_with_numba(a_bits, w_bits, k, seed):
     a = bitops.encode(rng.integers(0, 2**a_bits, (7, k)), a_bits)
     w = bitops.encode(rng.integers(0, 2**w_bits, (6, k)), w_bits)
     expected = numba_reference.mbgemm(a, w)
-    for path in bitops.available_kernel_paths():
-        bitops.set_kernel_path(path)
-        np.testing.assert_array_equal(bitops.mbgemm(a, w), expected, err_msg=path)
-    bitops.set_kernel_path(bitops.available_kernel_paths()[-1])
+    with each_kernel_path() as paths:
+        for path in paths:
+            np.testing.assert_array_equal(bitops.mbgemm(a, w), expected, err_msg=path)
 
 
 @settings(max_examples=30)
@@ -39,8 +39,7 @@ def test_conv_paths_agree_with_numba(a_bits, w_bits, c, kh, stride, dilation, pa
     w = bitops.encode(rng.integers(0, 2**w_bits, (3, kh, kh, c)), w_bits)
     geo = conv_geometry((h, w_ + 1), (kh, kh), stride, padding, dilation)
     expected = numba_reference.mbconv2d(x, w, geo.stride, geo.pads, geo.dilation, geo.out_hw, pad_value)
-    for path in bitops.available_kernel_paths():
-        bitops.set_kernel_path(path)
-        out = bitops.mbconv2d(x, w, stride=stride, padding=padding, dilation=dilation, pad_value=pad_value)
-        np.testing.assert_array_equal(out, expected, err_msg=path)
-    bitops.set_kernel_path(bitops.available_kernel_paths()[-1])
+    with each_kernel_path() as paths:
+        for path in paths:
+            out = bitops.mbconv2d(x, w, stride=stride, padding=padding, dilation=dilation, pad_value=pad_value)
+            np.testing.assert_array_equal(out, expected, err_msg=path)

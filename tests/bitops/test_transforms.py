@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import bitops
+from tests.bitops.paths import each_kernel_path
 from tests.bitops.reference import conv2d_nhwc, e_values
 
 
@@ -60,14 +61,13 @@ def test_conv_thresholds_feed_the_next_layer(a_bits, w_bits, c, o, padding, stri
         np.testing.assert_array_equal(acc, conv2d_nhwc(e_values(qx, a_bits), e_values(qw, w_bits),
                                                        (stride, stride), pads, (1, 1)))
     thr = _random_thresholds(rng, o, 2, int(np.abs(acc).max()) + 1)
-    for path in bitops.available_kernel_paths():
-        bitops.set_kernel_path(path)
-        nxt = bitops.mbconv2d(x, w, stride=stride, padding=padding, transform=bitops.Thresholds(thr, 2))
-        assert nxt.shape == acc.shape and nxt.bits == 2
-        np.testing.assert_array_equal(nxt.codes(), _threshold_ref(acc, thr), err_msg=path)
-        y = bitops.mbconv2d(x, w, stride=stride, padding=padding, transform=bitops.Affine(0.5, np.arange(o)))
-        np.testing.assert_array_equal(y, _affine_ref(acc, 0.5, np.arange(o), None), err_msg=path)
-    bitops.set_kernel_path(bitops.available_kernel_paths()[-1])
+    with each_kernel_path() as paths:
+        for path in paths:
+            nxt = bitops.mbconv2d(x, w, stride=stride, padding=padding, transform=bitops.Thresholds(thr, 2))
+            assert nxt.shape == acc.shape and nxt.bits == 2
+            np.testing.assert_array_equal(nxt.codes(), _threshold_ref(acc, thr), err_msg=path)
+            y = bitops.mbconv2d(x, w, stride=stride, padding=padding, transform=bitops.Affine(0.5, np.arange(o)))
+            np.testing.assert_array_equal(y, _affine_ref(acc, 0.5, np.arange(o), None), err_msg=path)
     # the next layer consumes the packed codes directly
     w2 = bitops.encode(rng.integers(0, 2, (4, 1, 1, o)), 1)
     out2 = bitops.mbconv2d(nxt, w2)
