@@ -61,6 +61,8 @@ class Encoded:
         self._packed = {}
 
     planes = property(lambda self: self._planes, doc="uint64 (bits, *lead, ceil(k/64)), read-only")
+    flat_planes = property(lambda self: self._planes.reshape(self._bits, -1, self._planes.shape[-1]),
+                           doc="planes as (bits, prod(lead), ceil(k/64)), the layout the kernels take")
     k = property(lambda self: self._k, doc="length of the packed axis")
     bits = property(lambda self: self._bits, doc="number of branches, 1..8")
     shape = property(lambda self: self._shape, doc="logical shape (*lead, k)")
@@ -74,11 +76,7 @@ class Encoded:
 
     def codes(self):
         """The unsigned codes u, uint8 array of `shape`."""
-        return _core.decode_codes(self._flat_planes(), self.k, self.k).reshape(self.shape)
-
-    def _flat_planes(self):
-        """planes as (bits, rows, words), rows = prod(lead)."""
-        return self.planes.reshape(self.bits, -1, self.planes.shape[-1])
+        return _core.decode_codes(self.flat_planes, self.k, self.k).reshape(self.shape)
 
     def values(self):
         """The odd integers E = 2u - (2^bits - 1), int64 array of `shape`."""
@@ -102,7 +100,8 @@ class Encoded:
         if kind not in self._packed:
             n = self.shape[0]
             taps = int(np.prod(self.shape[1:-1], dtype=np.int64))
-            self._packed[kind] = _core.q_pack_weights(self._flat_planes(), n, taps, self.k, integer_row_width(self.k), kind)
+            self._packed[kind] = _core.q_pack_weights(self.flat_planes, n, taps, self.k, integer_row_width(self.k),
+                                                      kind)
         return self._packed[kind]
 
     def truncate(self, bits):

@@ -159,23 +159,20 @@ def mbgemm(a, w, transform=None):
         raise ValueError(f"K mismatch: a has K={a.k}, w has K={w.k}")
     spec = check_transform(transform, w.shape[0])
     plan = _gemm_plan(a.bits, w.bits, a.k)
-    rows = int(np.prod(a.lead, dtype=np.int64))
     if plan["method"] != "branches":
-        # a GEMM is a 1x1 convolution over `rows` images of 1x1 pixel; its rows are decoded in the call
+        # a GEMM is a 1x1 convolution over the rows of a as images of 1x1 pixel, decoded in the call
         n, kind = w.shape[0], plan["integer_kernel"]
-        out = _core.qgemm(a.planes.reshape(a.bits, rows, -1), a.k, integer_row_width(a.k), w.integer_weights(kind),
-                          kind, plan["period"], e_max(a.bits),
-                          np.ascontiguousarray(w.row_sums(), dtype=np.int64).reshape(n, 1, 1), spec)
+        out = _core.qgemm(a.flat_planes, a.k, integer_row_width(a.k), w.integer_weights(kind), kind, plan["period"],
+                          e_max(a.bits), np.ascontiguousarray(w.row_sums(), dtype=np.int64).reshape(n, 1, 1), spec)
     else:
-        out = _core.mbgemm(a.planes.reshape(a.bits, rows, -1), w.planes, a.k, plan["accumulator"] == "int64",
-                           False, spec)
+        out = _core.mbgemm(a.flat_planes, w.planes, a.k, plan["accumulator"] == "int64", False, spec)
     return _finish(out, a.lead, w.shape[0], transform)
 
 
 def _integer_conv(plan, x, w, x_shape, w_shape, tap_sum, stride, dilation, pads, out_hw, pad_value, spec):
     """The integer path (csrc/qgemm.c): activation codes decoded per call, weights packed once."""
     kind, cpad = plan["integer_kernel"], integer_row_width(x.k)
-    codes = _core.decode_codes(x.planes.reshape(x.bits, -1, x.planes.shape[-1]), x.k, cpad)
+    codes = _core.decode_codes(x.flat_planes, x.k, cpad)
     return _core.qconv(codes, w.integer_weights(kind), kind, plan["period"], e_max(x.bits), x_shape, w_shape,
                        np.ascontiguousarray(tap_sum, dtype=np.int64), stride, dilation, pads, out_hw, pad_value,
                        spec)

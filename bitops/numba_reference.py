@@ -41,7 +41,7 @@ def _gemm(a, w, k):
 
 def mbgemm(a, w):
     """E_a @ E_w.T from two Encoded 2-D tensors, int64."""
-    return _gemm(a.planes.reshape(a.bits, -1, a.planes.shape[-1]), w.planes, a.k)
+    return _gemm(a.flat_planes, w.planes, a.k)
 
 
 @numba.njit(cache=False, nogil=True)
