@@ -43,7 +43,6 @@ def parse_graph(text, where):
 def build_model(graph, tensors, where, fmt, quant_params=None):
     """graph: parsed schema dict; tensors: name -> numpy array; quant_params: name -> (scale, zp, axis, signed)
     for integer tensors that carry their own grid (torch.ao quantized tensors)."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     from bitops.io import _load_onnx_model
@@ -248,7 +247,6 @@ def build_model(graph, tensors, where, fmt, quant_params=None):
         if layer.op == "conv" and layer.name in pad_values:
             _check_pad_value(layer, pad_values[layer.name], where)
             layer.attrs["pad_value"] = pad_values[layer.name]
-    del onnx
     return model
 
 

@@ -9,7 +9,8 @@ are bipolar with scale 1; MagnitudeAwareSign on a kernel is bipolar with the
 per-output-channel scale mean(|w|) over the other axes; DoReFa in
 "activations" mode with k_bit = k clips to [0, 1] and rounds to k bits, the
 unsigned grid of scale 1/(2^k - 1). Larq pads 'same' convolutions with
-`pad_values` (0 = real zero, the only value taken here).
+`pad_values`: 0 is a real zero; any other value needs an input quantizer and
+must lie on its grid (1.0 for the sign quantizers).
 """
 import io
 import json
@@ -256,7 +257,7 @@ def _convert(cls, c, name, x, src, weights, where):
         if wq is not None and wq.pop("magnitude_aware", False):
             k = np.asarray(weights[kname], dtype=np.float64)
             wq["scale"] = np.abs(k).mean(axis=tuple(range(k.ndim - 1))).tolist()
-            wq["axis"] = 3 if conv else 0
+            wq["axis"] = k.ndim - 1          # output channels: last axis of HWIO and of Dense's (in, out)
         entry = {"op": "conv" if conv else "fc", "name": name, "input": x, "output": act_name}
         bias = f"{name}/bias" if c.get("use_bias", True) and f"{name}/bias" in weights else None
         if bias:
@@ -275,12 +276,7 @@ def _convert(cls, c, name, x, src, weights, where):
             entry.update(weight=kname, stride=list(c.get("strides", [1, 1])),
                          dilation=list(c.get("dilation_rate", [1, 1])), padding=c.get("padding", "valid"))
         else:
-            # Dense kernel is (in, out): stored transposed for the schema's (out, in).
-            tname = kname + "__out_in"
-            weights[tname] = np.ascontiguousarray(np.asarray(weights[kname]).T)
-            entry["weight"] = tname
-            if wq is not None and "axis" in wq:
-                wq["axis"] = 0
+            entry.update(weight=kname, weight_layout="in_out")     # Dense kernel is (in, out)
         if wq is not None:
             entry["weight_quant"] = wq
         res.append(entry)

@@ -371,8 +371,7 @@ def pad(b, node):
     if min(t, l, bo, ri) < 0 or max(t, l, bo, ri) > MAX_PAD:
         raise b.error(node, f"pads {pads} must lie in [0, {MAX_PAD}]")
     spec = b.act_specs.get(x)
-    on_grid = spec is not None and not spec.per_channel and \
-        bool(np.allclose(spec.fake_quantize(np.array([float(value)])), float(value)))
+    on_grid = spec is not None and spec.code_of(value) is not None
     layer = Layer(b.unique_name(node, "pad"), "pad", [x], [node.output[0]], padding=(t, l, bo, ri),
                   attrs={"value": float(value)})
     b.add_layer(node, layer, act_out=spec if on_grid else None, int_out=False)

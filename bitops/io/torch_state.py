@@ -43,8 +43,10 @@ def load_torch_state(path):
         if v.is_quantized:
             tensors[k], qparams[k] = _quantized(v, k, path, torch)
         else:
-            tensors[k] = v.detach().to(torch.float64 if v.is_floating_point() else v.dtype).numpy() \
-                if v.dtype != torch.bfloat16 else v.float().numpy()
+            v = v.detach()
+            if v.is_floating_point() and v.dtype not in (torch.float16, torch.float32, torch.float64):
+                v = v.float()   # bfloat16, float8: numpy has no such dtype; float32 holds them exactly
+            tensors[k] = v.numpy()
     return build_model(parse_graph(text, path), tensors, path, "torch", quant_params=qparams)
 
 

@@ -42,7 +42,7 @@ def _qtensor(q, spec, axis):
 
 
 def _kernel_ready(xspec, wspec):
-    """The packed kernels take per-tensor activations and positive scales; else the exact numpy path."""
+    """The packed kernels take per-tensor activations and positive scales; else the numpy path."""
     return (kernels_available() and not xspec.per_channel and bool(np.all(xspec.scale > 0))
             and bool(np.all(wspec.scale > 0)) and xspec.bits <= 8 and wspec.bits <= 8
             and xspec.levels() > 1 and wspec.levels() > 1)
@@ -54,7 +54,7 @@ def _param(a, axis):
 
 
 def _affine_ints(q, spec, dtype=np.int64):
-    """q - z as integers (bipolar: q itself); None if z is not an integer."""
+    """q - z as integers (bipolar: q itself); QuantSpec has checked that z is an integer."""
     if spec.bipolar:
         return q.astype(dtype)
     return (q - spec.zero_point.astype(np.int64)).astype(dtype)
@@ -68,7 +68,7 @@ def conv2d(xq, xspec, wq, wspec, bias, stride, padding, dilation, groups=1, laye
     """
     if groups == 1 and _kernel_ready(xspec, wspec):
         return _conv_kernels(xq, xspec, wq, wspec, bias, stride, padding, dilation, layer)
-    return _conv_exact_numpy(xq, xspec, wq, wspec, bias, stride, padding, dilation, groups)
+    return _conv_numpy(xq, xspec, wq, wspec, bias, stride, padding, dilation, groups)
 
 
 def linear(xq, xspec, wq, wspec, bias, layer=None):
@@ -79,8 +79,8 @@ def linear(xq, xspec, wq, wspec, bias, layer=None):
         y = bitops.qlinear(_qtensor(xq, xspec, None), _weight(wq, wspec, layer),
                            None if bias is None else np.asarray(bias, np.float64))
         return np.asarray(y, dtype=np.float32)
-    return _conv_exact_numpy(xq[:, None, None, :], xspec, wq[:, None, None, :], wspec, bias,
-                             (1, 1), (0, 0, 0, 0), (1, 1), 1)[:, 0, 0, :]
+    return _conv_numpy(xq[:, None, None, :], xspec, wq[:, None, None, :], wspec, bias,
+                       (1, 1), (0, 0, 0, 0), (1, 1), 1)[:, 0, 0, :]
 
 
 def _conv_kernels(xq, xspec, wq, wspec, bias, stride, padding, dilation, layer):
@@ -92,26 +92,24 @@ def _conv_kernels(xq, xspec, wq, wspec, bias, stride, padding, dilation, layer):
     return np.asarray(y, dtype=np.float32)
 
 
-def _conv_exact_numpy(xq, xspec, wq, wspec, bias, stride, padding, dilation, groups):
-    """Exact integer accumulation in int64 (float64 matmul is exact below 2^53), then the affine step.
-
-    Used where the packed kernels do not reach (grouped convolutions,
+def _conv_numpy(xq, xspec, wq, wspec, bias, stride, padding, dilation, groups):
+    """The numpy path where the packed kernels do not reach (grouped convolutions,
     per-channel activation grids) and before they are built.
+
+    Per-tensor activations: the integer sums of (q_x - z_x)(q_w - z_w) are formed
+    in float64, exact while every partial sum stays below 2^53, then scaled.
+    Per-channel activations: a float64 convolution of the dequantized values.
     """
-    xi = _affine_ints(xq, xspec).astype(np.float64) if not xspec.per_channel else None
-    wi = _affine_ints(wq, wspec).astype(np.float64)
-    acc = _float_conv2d(xi, wi, None, stride, padding, dilation, groups) if xi is not None else None
-    sx = xspec.scale.astype(np.float64).reshape(-1)
-    sw = wspec.scale.astype(np.float64).reshape(-1)
-    if sx.size > 1 or xspec.zero_point.size > 1:
+    if xspec.per_channel:
         # A per-input-channel grid cannot be factored out of the sum: convolve the real values.
         xr = xspec.dequantize(xq, np.float64)
         wr = wspec.dequantize(wq, np.float64)
-        y = _float_conv2d(xr, wr, None, stride, padding, dilation, groups)
-        if bias is not None:
-            y = y + np.asarray(bias, np.float64)
-        return y.astype(np.float32)
-    y = acc * (sx[0] * sw)
+        b = None if bias is None else np.asarray(bias, np.float64)
+        return _float_conv2d(xr, wr, b, stride, padding, dilation, groups).astype(np.float32)
+    xi = _affine_ints(xq, xspec).astype(np.float64)
+    wi = _affine_ints(wq, wspec).astype(np.float64)
+    acc = _float_conv2d(xi, wi, None, stride, padding, dilation, groups)
+    y = acc * (xspec.scale.reshape(-1)[0] * wspec.scale.reshape(-1))
     if bias is not None:
         y = y + np.asarray(bias, np.float64)
     return y.astype(np.float32)

@@ -145,6 +145,17 @@ class QuantSpec:
             return q.astype(dtype) * s
         return (q.astype(dtype) - self.zero_point.astype(dtype)) * s
 
+    def code_of(self, value):
+        """The integer code whose real value is `value` (to np.isclose), or None when
+        `value` is off the grid or the grid is per-channel (one code cannot serve every channel)."""
+        if self.per_channel:
+            return None
+        value = np.float64(value)
+        code = self.quantize(value).reshape(-1)[0]
+        if not np.isclose(self.dequantize(code, np.float64).reshape(-1)[0], value):
+            return None
+        return int(code)
+
     def fake_quantize(self, x):
         x = np.asarray(x)
         dt = x.dtype if x.dtype in (np.float32, np.float64) else np.float64

@@ -73,7 +73,9 @@ class Runtime:
         pad = layer.padding
         if layer.attrs.get("pad_value", 0.0) != 0.0 and any(pad):
             # Larq pad_values: padded taps read this (already quantized) value, not zero.
-            x = self._pad_with(layer, x, pad, layer.attrs["pad_value"])
+            if not isinstance(x, QValue):
+                x = self._float_input(layer, x)
+            x = self._pad(x, pad, layer.attrs["pad_value"])
             pad = (0, 0, 0, 0)
         if layer.quantized and self.backend == "kernels":
             xq = x.q if isinstance(x, QValue) else layer.act_spec.quantize(self.real(x))
@@ -85,14 +87,6 @@ class Runtime:
             xr = self._float_input(layer, x)
             y = ops.conv2d(xr, w, layer.bias, layer.stride, pad, layer.dilation, layer.groups)
         return self._output_transform(layer, y)
-
-    def _pad_with(self, layer, x, pad, value):
-        spec = x.spec if isinstance(x, QValue) else layer.act_spec
-        if isinstance(x, QValue):
-            code = int(spec.quantize(np.array([value], dtype=np.float64))[0])
-            return QValue(ops.pad_nhwc(x.q, pad, code), spec)
-        xr = self._float_input(layer, x)
-        return ops.pad_nhwc(xr, pad, self.dtype(value))
 
     def op_fc(self, layer, x, *_):
         lead = x.shape[:-1]
@@ -183,12 +177,15 @@ class Runtime:
 
     # -- pools -----------------------------------------------------------------------------
     def op_pad(self, layer, x, *_):
-        value = layer.attrs.get("value", 0.0)
-        if isinstance(x, QValue) and not x.spec.per_channel:
-            code = x.spec.quantize(np.array([value], dtype=np.float64))[0]
-            if np.isclose(x.spec.dequantize(np.array([code]), np.float64)[0], value):
-                return QValue(ops.pad_nhwc(x.q, layer.padding, int(code)), x.spec)
-        return ops.pad_nhwc(self.real(x), layer.padding, self.dtype(value))
+        return self._pad(x, layer.padding, layer.attrs.get("value", 0.0))
+
+    def _pad(self, x, padding, value):
+        """Pads H and W with `value`; codes stay codes when `value` has a code on their grid."""
+        if isinstance(x, QValue):
+            code = x.spec.code_of(value)
+            if code is not None:
+                return QValue(ops.pad_nhwc(x.q, padding, code), x.spec)
+        return ops.pad_nhwc(self.real(x), padding, self.dtype(value))
 
     def op_maxpool(self, layer, x, *_):
         args = (layer.kernel, layer.stride, layer.padding, layer.dilation, layer.attrs.get("ceil_mode", False))

@@ -25,10 +25,14 @@ def pad_nhwc(x, pads, value):
     return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
 
 
-def conv2d_nhwc(x, w, stride, pads, dilation, pad_value=0):
-    """Direct convolution of NHWC x with OHWI w (int64 or float64), padded with pad_value."""
+def conv2d_nhwc(x, w, stride, pads, dilation, pad_value=0, groups=1):
+    """Direct convolution of NHWC x with OHWI w (int64 or float64), padded with pad_value.
+
+    w is (O, kh, kw, C/groups): output channel o reads input channel group o // (O/groups).
+    """
     xp = pad_nhwc(x, pads, pad_value)
-    o, kh, kw, _ = w.shape
+    o, kh, kw, cg = w.shape
+    og = o // groups
     (sh, sw), (dh, dw) = stride, dilation
     oh = (xp.shape[1] - (kh - 1) * dh - 1) // sh + 1
     ow = (xp.shape[2] - (kw - 1) * dw - 1) // sw + 1
@@ -36,7 +40,9 @@ def conv2d_nhwc(x, w, stride, pads, dilation, pad_value=0):
     for ky in range(kh):
         for kx in range(kw):
             patch = xp[:, ky * dh: ky * dh + (oh - 1) * sh + 1: sh, kx * dw: kx * dw + (ow - 1) * sw + 1: sw, :]
-            out += np.einsum("bhwc,oc->bhwo", patch, w[:, ky, kx, :])
+            for g in range(groups):
+                out[..., g * og:(g + 1) * og] += np.einsum(
+                    "bhwc,oc->bhwo", patch[..., g * cg:(g + 1) * cg], w[g * og:(g + 1) * og, ky, kx, :])
     return out
 
 

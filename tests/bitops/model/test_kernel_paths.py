@@ -1,4 +1,4 @@
-"""Quantized conv paths of the runtime (packed kernels and exact fallbacks) against loop arithmetic.
+"""Quantized conv paths of the runtime (packed kernels and numpy fallbacks) against loop arithmetic.
 
 Hand-built QDQ graphs: uint8 activations with a non-zero zero point (so real-zero padding is not
 code zero), asymmetric pads, strides, groups, an explicit Pad node, per-channel int8 weights.
@@ -10,23 +10,7 @@ onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from bitops.io import load  # noqa: E402
-
-
-def _loop_conv(x, w, stride, pads, groups):
-    t, l, b, r = pads
-    xp = np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)))
-    n, c, h, wd = xp.shape
-    o, cg, kh, kw = w.shape
-    oh, ow = (h - kh) // stride + 1, (wd - kw) // stride + 1
-    og = o // groups
-    y = np.zeros((n, o, oh, ow))
-    for oc in range(o):
-        g = oc // og
-        for i in range(oh):
-            for j in range(ow):
-                patch = xp[:, g * cg:(g + 1) * cg, i * stride:i * stride + kh, j * stride:j * stride + kw]
-                y[:, oc, i, j] = (patch * w[oc]).sum(axis=(1, 2, 3))
-    return y
+from tests.bitops.reference import conv2d_nhwc  # noqa: E402
 
 
 @pytest.mark.parametrize("groups,pads,stride,explicit_pad", [
@@ -68,6 +52,9 @@ def test_qdq_conv_matches_loop_math(tmp_path, groups, pads, stride, explicit_pad
     xq = np.clip(np.rint(x / x_s) + 37, 0, 255)
     xd = (xq - 37) * np.float64(x_s)
     wd = w_q.astype(np.float64) * w_s.astype(np.float64)[:, None, None, None]
-    ref = _loop_conv(xd, wd, stride, pads, groups) + inits["bias"].astype(np.float64)[None, :, None, None]
+    # the reference is NHWC x OHWI; the ONNX graph is NCHW x OIHW
+    ref = conv2d_nhwc(xd.transpose(0, 2, 3, 1), wd.transpose(0, 2, 3, 1), (stride, stride), pads, (1, 1),
+                      groups=groups).transpose(0, 3, 1, 2)
+    ref = ref + inits["bias"].astype(np.float64)[None, :, None, None]
     for backend in ("kernels", "reference"):
         np.testing.assert_allclose(m.run(x, backend=backend), ref, rtol=0, atol=1e-5, err_msg=backend)

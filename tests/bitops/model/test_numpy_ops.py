@@ -3,28 +3,7 @@ import numpy as np
 import pytest
 
 from bitops.model import numpy_ops as ops
-
-
-def _loop_conv(x, w, stride, pads, dilation, groups):
-    t, l, b, r = pads
-    xp = np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)))
-    n, h, wd, c = xp.shape
-    o, kh, kw, cg = w.shape
-    sh, sw = stride
-    dh, dw = dilation
-    oh = (h - ((kh - 1) * dh + 1)) // sh + 1
-    ow = (wd - ((kw - 1) * dw + 1)) // sw + 1
-    og = o // groups
-    out = np.zeros((n, oh, ow, o))
-    for oc in range(o):
-        g = oc // og
-        for i in range(oh):
-            for j in range(ow):
-                for ky in range(kh):
-                    for kx in range(kw):
-                        pix = xp[:, i * sh + ky * dh, j * sw + kx * dw, g * cg:(g + 1) * cg]
-                        out[:, i, j, oc] += pix @ w[oc, ky, kx]
-    return out
+from tests.bitops.reference import conv2d_nhwc
 
 
 @pytest.mark.parametrize("stride,pads,dilation,groups", [
@@ -39,7 +18,7 @@ def test_conv2d(stride, pads, dilation, groups):
     w = rng.standard_normal((8, 3, 2, 4 // groups))
     bias = rng.standard_normal(8)
     got = ops.conv2d(x, w, bias, stride, pads, dilation, groups)
-    np.testing.assert_allclose(got, _loop_conv(x, w, stride, pads, dilation, groups) + bias, atol=1e-10)
+    np.testing.assert_allclose(got, conv2d_nhwc(x, w, stride, pads, dilation, groups=groups) + bias, atol=1e-10)
 
 
 def test_maxpool_ceil_mode_and_padding():
