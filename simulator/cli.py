@@ -4,12 +4,11 @@
 the exit code. Imports of the model loader and matplotlib happen inside the
 functions so that `bitops --help` stays fast.
 """
-import importlib
 import sys
 from pathlib import Path
 
 MODEL_HELP = ("net.yaml workload, a built-in workload name (resnet18, resnet50, cnv-cifar10, mobilenet-v2), "
-              "or a model file read with bitops.load (ONNX files fall back to their shapes alone)")
+              "or a model file read with bitops.load")
 HW_HELP = "hardware preset name (fpga-zu3eg-like, fpga-zu9eg-like, asic-45nm, asic-22nm) or a hw.yaml/.toml file"
 
 
@@ -57,22 +56,9 @@ def load_workload(spec):
         return workloads.get(spec)
     if not path.exists():
         raise FileNotFoundError(f"no such model or workload: {spec} (built-ins: {', '.join(workloads.names())})")
-    load = _model_loader()
-    if load is None:
-        if path.suffix == ".onnx":
-            return Workload.from_onnx(path)
-        raise ValueError(f"{spec}: reading model files needs bitops.load, which is not available in this build")
+    from bitops import load
+
     return Workload.from_model(load(str(path)), name=path.stem)
-
-
-def _model_loader():
-    """bitops.load, or the loader package while the top-level name is not exported; None if neither."""
-    for module in ("bitops", "bitops.io"):
-        try:
-            return getattr(importlib.import_module(module), "load")
-        except (ImportError, AttributeError):
-            continue
-    return None
 
 
 def load_hardware(spec):

@@ -8,7 +8,8 @@ With a fold of `pe` lanes x `simd` bits and `B` = branch_units arrays:
     compute  = passes * ceil(C/pe) * ceil(K/simd) * P
     fill     = xnor 1 + popcount ceil(log2 simd) + accumulate 1
                + combiner ceil(log2 B) + output 1          (pipeline depth;
-               stages per component are set by the file's `pipeline` section)
+               stages per component are set by the file's `pipeline` section,
+               which may add ceil(K/simd) for waiting on a whole input vector)
 
 With B >= M*N this is FINN's (MH/PE) * (MW/SIMD) * N_pixels exactly.
 
@@ -55,11 +56,20 @@ from .report import Cycles, EnergyBreakdown, LayerReport, Report, Total
 PJ = 1e-12
 
 
-def pipeline_depth(simd, branch_units, pipeline=None):
-    """Cycles from the first operand to the first output of the engine (see `hardware.Pipeline`)."""
+def pipeline_depth(simd, branch_units, pipeline=None, k=None):
+    """Cycles from the first operand to the first output of the engine (see `hardware.Pipeline`).
+
+    `k` (the reduction length) is needed only when the pipeline waits for a
+    whole input vector, which takes ceil(k/simd) cycles.
+    """
     st = pipeline or Pipeline()
-    return (st.xnor + st.popcount_per_level * popcount.depth(simd) + st.accumulate
-            + st.combiner_per_level * combiner.depth(branch_units) + st.output)
+    depth = (st.xnor + st.popcount_per_level * popcount.depth(simd) + st.accumulate
+             + st.combiner_per_level * combiner.depth(branch_units) + st.output)
+    if st.wait_for_input_vector:
+        if k is None:
+            raise ValueError("pipeline_depth: wait_for_input_vector needs the reduction length k")
+        depth += math.ceil(k / simd)
+    return depth
 
 
 def estimate(workload, hardware, bits=None):
@@ -89,7 +99,7 @@ class _Plan:
 
     __slots__ = ("layer", "fold", "passes", "pairs", "folds_in", "folds_out", "compute", "memory",
                  "stall", "fill", "busy", "stream", "offchip_bits", "energy_pj", "logic", "sram_bits", "bram18",
-                 "static_share")
+                 "static_share", "w_total")
 
 
 def _fold(layer, hw):
@@ -140,11 +150,9 @@ def _plan(layer, hw, out_b, first, last):
     p.folds_out = math.ceil(layer.out_c / fold.pe)
     per_fold = p.passes * p.folds_in * layer.pixels
     p.compute = p.folds_out * per_fold
-    depth = pipeline_depth(fold.simd, hw.branch_units, hw.pipeline)
-    if hw.pipeline.wait_for_input_vector:
-        depth += p.folds_in
+    depth = pipeline_depth(fold.simd, hw.branch_units, hw.pipeline, k=layer.k)
 
-    w_total = layer.weights * m
+    p.w_total = w_total = layer.weights * m
     in_total = layer.in_elems * nb
     out_total = layer.out_elems * out_b
     mem = hw.memory
@@ -386,7 +394,7 @@ def _engine_resources(plans, hw):
         logic = {k: max(p.logic[k] for p in plans) for k in ("lut", "ff", "dsp", "um2")}
         buf_bits = [kb * 8192 for kb in (mem.weight_buffer_kb, mem.activation_buffer_kb, mem.output_buffer_kb)]
         if hw.weights_on_chip:
-            buf_bits[0] = max(buf_bits[0], sum(p.layer.weights * p.layer.w_bits for p in plans))
+            buf_bits[0] = max(buf_bits[0], sum(p.w_total for p in plans))
         word = hw.pe * hw.simd * hw.branch_units
         if hw.target == "asic":
             resources = {"area_mm2": (logic["um2"] + buffers.area_um2(sum(buf_bits), hw.area)) * 1e-6}

@@ -66,17 +66,8 @@ def write_model_vectors(model, x, out_dir, pe=4, simd=32, out_bits=None):
     model's source layout. Returns the list of manifest entries.
     """
     if isinstance(model, (str, Path)):
-        import bitops
+        from bitops import load
 
-        load = getattr(bitops, "load", None)
-        if load is None:
-            try:
-                from bitops.io import load
-            except ImportError:
-                load = None
-        if load is None:
-            raise ValueError("this bitops build has no model loader (bitops.load); "
-                             "use --layer-npz for a single layer")
         if not Path(model).is_file():
             raise ValueError(f"{model}: no such model file")
         model = load(str(model))

@@ -123,10 +123,7 @@ def read_vcd_beats(path, signal, clock, valid, ready=None):
     ``TOP.bitops_mb_layer.m_acc``); the shallowest match wins, and a tie is an
     error. Returns a list of ints (None for samples holding X or Z).
     """
-    try:
-        from vcd.reader import TokenKind, VCDParseError, tokenize
-    except ImportError:
-        raise ValueError("reading VCD needs the pyvcd package (pip install pyvcd)") from None
+    from vcd.reader import TokenKind, VCDParseError, tokenize
 
     path = Path(path)
     if not path.is_file():
@@ -228,23 +225,24 @@ def read_actual(path, entry, what="acc", fmt=None, width=None, dtype=None,
         if fmt != "hex":
             raise ValueError("--beats reads hex dumps only")
         words = memfile.read_hex(path, lane_bits * int(out["lanes"]))
-        return _beats_to_values(words, int(out["lanes"]), lane_bits, int(entry["n_out"]), signed)
-    if fmt == "hex":
+    elif fmt == "hex":
         bits = int(width or desc["word_bits"])
         return memfile.read_hex(path, bits, signed)
-    if fmt == "bin":
+    elif fmt == "bin":
         try:
             dt = np.dtype(dtype or desc["dtype"])
         except TypeError:
             raise ValueError(f"unknown dtype {dtype!r}") from None
         return memfile.read_bin(path, dt).astype(np.int64).tolist()
-    if fmt == "vcd":
+    elif fmt == "vcd":
         ports = rtl["ports"]
         words = read_vcd_beats(path, signal or ports["acc" if what == "acc" else "code"],
                                clock or ports["clock"], valid or ports["out_valid"],
                                ready if ready is not None else ports["out_ready"])
-        return _beats_to_values(words, int(out["lanes"]), lane_bits, int(entry["n_out"]), signed)
-    raise ValueError(f"unknown format {fmt!r}; use hex, bin or vcd")
+    else:
+        raise ValueError(f"unknown format {fmt!r}; use hex, bin or vcd")
+    # --beats dumps and VCD samples are both whole output beats of PE lanes
+    return _beats_to_values(words, int(out["lanes"]), lane_bits, int(entry["n_out"]), signed)
 
 
 def _beats_to_values(beats, pe, lane_bits, n_out, signed):

@@ -9,6 +9,7 @@ from functools import lru_cache
 
 DEPTH_PER_LEVEL = 1
 
+
 def depth(simd):
     """Pipeline stages of the tree: ceil(log2(simd)) (0 for a single bit)."""
     return math.ceil(math.log2(simd)) if simd > 1 else 0

@@ -141,7 +141,6 @@ def _beats(values, pe, lane_bits, n_out):
 
 
 def test_vcd_match_and_mismatch(conv_set, tmp_path, capsys):
-    pytest.importorskip("vcd")
     vdir, acc = conv_set
     import json
 
@@ -172,7 +171,6 @@ def test_vcd_match_and_mismatch(conv_set, tmp_path, capsys):
 
 
 def test_vcd_garbage_exits_2(conv_set, tmp_path, capsys):
-    pytest.importorskip("vcd")
     vdir, _ = conv_set
     (tmp_path / "g.vcd").write_text("this is not a waveform\n")
     rc, out = run(capsys, vdir, "--actual", tmp_path / "g.vcd", "--layer", "conv0")
