@@ -40,7 +40,7 @@ cdef extern from "bitops.h" nogil:
         int out64
         const bo_output *transform
     ctypedef struct bo_cpu_features:
-        int popcnt, avx2, avx512f, avx512bw, avx512vpopcntdq, os_avx, os_avx512
+        int popcnt, avx2, avx512f, avx512bw, avx512vpopcntdq, os_avx, os_avx512, amx_int8
     int BO_PATH_COUNT
     void bo_pack_rows(const uint8_t *bits, int64_t rows, int64_t k, uint64_t *words)
     void bo_unpack_rows(const uint64_t *words, int64_t rows, int64_t k, uint8_t *bits)
@@ -144,7 +144,7 @@ cdef object _prepare_output(object transform, int64_t rows, int64_t cols, bo_out
             t.clamp = 1
             t.lo, t.hi = transform[3]
         t.kind = 1
-        out = np.empty((rows, cols), dtype=np.float32)
+        out = _empty_aligned((rows, cols), np.float32)
     elif kind == "threshold":
         thr = np.ascontiguousarray(transform[1], dtype=np.int64)
         bits = int(transform[2])
@@ -194,7 +194,7 @@ def mbgemm(const uint64_t[:, :, ::1] a, const uint64_t[:, :, ::1] w, int64_t k, 
     out = _prepare_output(transform, g.rows, g.cols, &t, keep)
     g.transform = &t if transform is not None else NULL
     if out is None:
-        out = np.empty((g.rows, g.cols), dtype=np.int64 if out64 else np.int32)
+        out = _empty_aligned((g.rows, g.cols), np.int64 if out64 else np.int32)
     cdef cnp.ndarray o = out
     g.out = cnp.PyArray_DATA(o)
     cdef int status
@@ -227,7 +227,7 @@ cdef object _conv_output(bo_conv_args *c, object transform, bo_output *t, list k
     out = _prepare_output(transform, c.batch * c.out_h * c.out_w, c.out_c, t, keep)
     c.transform = t if transform is not None else NULL
     if out is None:
-        out = np.empty((c.batch, c.out_h, c.out_w, c.out_c), dtype=np.int64 if c.out64 else np.int32)
+        out = _empty_aligned((c.batch, c.out_h, c.out_w, c.out_c), np.int64 if c.out64 else np.int32)
     cdef cnp.ndarray o = out
     c.out = cnp.PyArray_DATA(o)
     return out
@@ -269,7 +269,7 @@ def cpu_flags():
     bo_cpu_detect(&f)
     return {"popcnt": bool(f.popcnt), "avx2": bool(f.avx2), "avx512f": bool(f.avx512f),
             "avx512bw": bool(f.avx512bw), "avx512vpopcntdq": bool(f.avx512vpopcntdq),
-            "os_avx": bool(f.os_avx), "os_avx512": bool(f.os_avx512)}
+            "os_avx": bool(f.os_avx), "os_avx512": bool(f.os_avx512), "amx_int8": bool(f.amx_int8)}
 
 
 def path_names():
@@ -332,13 +332,23 @@ def decode_codes(const uint64_t[:, :, ::1] planes, int64_t k, int64_t kpad):
     return out
 
 
+def _empty_aligned(shape, dtype):
+    """np.empty(shape, dtype) starting on a 64-byte boundary: kernel outputs and packed weights, so
+    that no 64-byte store or tile row straddles two cache lines (numpy aligns to 16 bytes only)."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buf = np.empty(size + 64, dtype=np.uint8)
+    off = (-buf.ctypes.data) % 64
+    return buf[off:off + size].view(dtype).reshape(shape)
+
+
 def q_pack_weights(const uint64_t[:, :, ::1] planes, int64_t n, int64_t taps, int64_t c, int64_t cpad, int kind):
     """(bits, n*taps, nw) weight planes -> the packed panels of the integer path (csrc/qgemm.c), uint8 bytes."""
     cdef int bits = planes.shape[0]
     _check_planes(bits, planes.shape[2], planes.shape[2], c)
-    if planes.shape[1] != n * taps or n < 1 or taps < 1 or cpad % 4 or cpad < c or not 0 <= kind <= 2:
+    if planes.shape[1] != n * taps or n < 1 or taps < 1 or cpad % 4 or cpad < c or not 0 <= kind <= 3:
         raise ValueError("q_pack_weights: planes do not match n, taps, c, cpad or kind")
-    out = np.empty(bo_q_packed_weight_bytes(kind, n, taps * cpad), dtype=np.uint8)
+    out = _empty_aligned((bo_q_packed_weight_bytes(kind, n, taps * cpad),), np.uint8)
     cdef uint8_t[::1] o = out
     cdef int status
     with nogil:
@@ -354,7 +364,7 @@ cdef object _qrun(bo_conv_args *c, bo_q_args *q, const uint8_t[::1] wpack, int k
         raise ValueError("the activation row width must be in_c rounded up to a multiple of 4")
     if wpack.shape[0] != bo_q_packed_weight_bytes(kind, c.out_c, c.kh * c.kw * cpad):
         raise ValueError("packed weights do not match the convolution shapes")
-    if not 0 <= kind <= 2 or period < 1 or c_a < 1:
+    if not 0 <= kind <= 3 or period < 1 or c_a < 1:
         raise ValueError("bad integer-path kernel arguments")
     c.x = NULL
     c.w = NULL

@@ -23,22 +23,31 @@ __all__ = ["bgemm", "mbgemm", "mbconv2d", "conv_geometry", "ConvGeometry", "expl
 # costs about the same per MAC whatever the narrow widths. On the 1024^3 GEMM
 # of `bitops bench --only gemm --threads 1 --bits all` (docs/benchmarks.md) W1A2
 # on branches took 6.2 ms and W1A3..W2A8 on the integer path 8.8-9.9 ms, so
-# branches win up to two branch pairs.
+# branches win up to two branch pairs. On the "amx" path the integer path runs on AMX tiles
+# (1024 u8 x s8 MACs per instruction) and took 1.5 ms for every width on that GEMM against
+# 5.0 ms for W1A2 on branches, so from two pairs up it is the integer path there.
 INTEGER_PATH_MIN_PAIRS = 3
+INTEGER_PATH_MIN_PAIRS_AMX = 2
 _integer_policy = os.environ.get("BITOPS_INTEGER_PATH", "auto")
 
 # Integer-path kernels (csrc/qgemm.c), by how large a u8 x s8 pair of products can grow.
-Q_ACC16, Q_U8, Q_I16 = 0, 1, 2
+Q_ACC16, Q_U8, Q_I16, Q_AMX = 0, 1, 2, 3
 INTEGER_POLICIES = ("auto", "never", "always", "int16")
 
 
-def integer_kernel(a_bits, w_bits, force_int16=False):
-    """(kind, period, description) of the integer kernel for Ma-bit activations and Mw-bit weights.
+def integer_kernel(a_bits, w_bits, force_int16=False, path=None):
+    """(kind, period, description) of the integer kernel for Ma-bit activations and Mw-bit weights
+    on kernel path `path` (the current one when None).
 
     Activations enter as codes u in [0, 2^Ma - 1] and weights as s = (E - 1)/2 in
-    [-2^(Mw-1), 2^(Mw-1) - 1]; vpmaddubsw adds two such products into a saturating
-    int16, so the largest pair p = (2^Ma - 1) 2^Mw decides how long int16 sums may run.
+    [-2^(Mw-1), 2^(Mw-1) - 1]. AMX tiles sum u8 x s8 products in int32, exact for every
+    width. vpmaddubsw adds two such products into a saturating int16, so the largest
+    pair p = (2^Ma - 1) 2^Mw decides how long int16 sums may run.
     """
+    if path is None:
+        path = _core.path_names()[_core.get_path()]
+    if path == "amx" and not force_int16:
+        return Q_AMX, 1, "AMX tiles (tdpbusd): u8 codes x s8 weights in 16 x 64 x 16 steps, int32 sums"
     pair = ((1 << a_bits) - 1) << w_bits
     if force_int16 or pair > 32767:
         return Q_I16, 1, "int16 x int16 products (vpmaddwd): a u8 x s8 pair could saturate int16"
@@ -59,6 +68,11 @@ def set_integer_path(policy):
     _integer_policy = policy
 
 
+def _min_pairs(path):
+    """Branch pairs from which the integer path is taken (auto policy) on kernel path `path`."""
+    return INTEGER_PATH_MIN_PAIRS_AMX if path == "amx" else INTEGER_PATH_MIN_PAIRS
+
+
 def _gemm_plan(a_bits, w_bits, k):
     """How mbgemm computes a (k, a_bits, w_bits) product: a dict that explain() shows."""
     out64 = accumulator_needs_int64(k, a_bits, w_bits)
@@ -71,15 +85,15 @@ def _gemm_plan(a_bits, w_bits, k):
         method, reason = "branches", "int64 accumulator needed; the integer path accumulates in int32"
     elif _integer_policy == "never":
         method, reason = "branches", "integer path disabled (set_integer_path('never'))"
-    elif _integer_policy in ("always", "int16") or pairs >= INTEGER_PATH_MIN_PAIRS:
-        kind, period, how = integer_kernel(a_bits, w_bits, force_int16=_integer_policy == "int16")
+    elif _integer_policy in ("always", "int16") or pairs >= _min_pairs(path):
+        kind, period, how = integer_kernel(a_bits, w_bits, _integer_policy == "int16", path)
         method = "int16" if kind == Q_I16 else "int8"
-        reason = (f"{pairs} branch pairs >= {INTEGER_PATH_MIN_PAIRS}: an integer MAC per element beats "
+        reason = (f"{pairs} branch pairs >= {_min_pairs(path)}: an integer MAC per element beats "
                   f"{pairs} xor-popcounts" if _integer_policy == "auto" else "integer path forced")
         reason += "; " + how
         plan.update(integer_kernel=kind, period=period)
     else:
-        method, reason = "branches", f"{pairs} branch pair < {INTEGER_PATH_MIN_PAIRS}: xor-popcount is cheaper"
+        method, reason = "branches", f"{pairs} branch pairs < {_min_pairs(path)}: xor-popcount is cheaper"
     plan.update(method=method, reason=reason)
     return plan
 

@@ -19,7 +19,8 @@ def available_kernel_paths():
 
 
 def get_kernel_path():
-    """The kernel path in use: 'reference', 'scalar', 'avx2' or 'avx512'."""
+    """The kernel path in use: 'reference', 'scalar', 'avx2', 'avx512' or 'amx' (AVX-512 popcounts,
+    integer path on AMX tiles)."""
     return _core.path_names()[_core.get_path()]
 
 

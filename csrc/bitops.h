@@ -121,7 +121,7 @@ int bo_mbconv2d_reference(const bo_conv_args *args);
 void bo_decode_codes(const uint64_t *planes, int bits, int64_t rows, int64_t k, int64_t kpad, uint8_t *out);
 
 /* Kernels of the integer path, by how wide a u8 x s8 pair can grow (qgemm.c). */
-enum { BO_Q_ACC16 = 0, BO_Q_U8 = 1, BO_Q_I16 = 2 };
+enum { BO_Q_ACC16 = 0, BO_Q_U8 = 1, BO_Q_I16 = 2, BO_Q_AMX = 3 };
 
 typedef struct {
     int kind;
@@ -148,12 +148,14 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q);
 
 typedef struct {
     int popcnt, avx2, avx512f, avx512bw, avx512vpopcntdq, os_avx, os_avx512;
+    int amx_int8;   /* AMX-TILE and AMX-INT8, tile state enabled by the OS and granted to this process */
 } bo_cpu_features;
 
 void bo_cpu_detect(bo_cpu_features *f);
 
-/* Kernel paths, from the slowest to the fastest. */
-enum { BO_PATH_REFERENCE = 0, BO_PATH_SCALAR = 1, BO_PATH_AVX2 = 2, BO_PATH_AVX512 = 3, BO_PATH_COUNT };
+/* Kernel paths, from the slowest to the fastest. BO_PATH_AMX is the AVX-512 path whose integer
+ * kernels (qgemm.c) run on AMX tiles; the popcount kernels are the AVX-512 ones. */
+enum { BO_PATH_REFERENCE = 0, BO_PATH_SCALAR = 1, BO_PATH_AVX2 = 2, BO_PATH_AVX512 = 3, BO_PATH_AMX = 4, BO_PATH_COUNT };
 
 const char *bo_path_name(int path);
 int bo_path_supported(int path);

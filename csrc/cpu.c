@@ -1,12 +1,35 @@
 /*
- * CPU feature detection, done once. A feature counts only if the OS saves the
- * registers it needs (XGETBV): YMM state for AVX2, ZMM and opmask state for
- * AVX-512. Nothing outside dispatch.c branches on these.
+ * CPU feature detection. A feature counts only if the OS saves the registers
+ * it needs (XGETBV): YMM state for AVX2, ZMM and opmask state for AVX-512, tile
+ * configuration and tile data for AMX. Linux also makes a process ask for the
+ * AMX tile data state before its first tile instruction (arch_prctl
+ * ARCH_REQ_XCOMP_PERM); that request is made here, once, and AMX counts only if
+ * it was granted. Nothing outside dispatch.c branches on these.
  */
+#define _GNU_SOURCE  /* syscall() under -std=c11 */
 #include "bitops.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#define BO_ARCH_REQ_XCOMP_PERM 0x1023
+#define BO_XFEATURE_XTILEDATA 18
+#endif
+
+/* 1 if this process may use AMX tile data (asked once; the answer does not change). */
+static int amx_permitted(void)
+{
+#if defined(__linux__) && defined(__x86_64__)
+    static int granted = -1;
+    if (granted < 0)
+        granted = syscall(SYS_arch_prctl, BO_ARCH_REQ_XCOMP_PERM, BO_XFEATURE_XTILEDATA) == 0;
+    return granted;
+#else
+    return 0;
+#endif
+}
 
 static uint64_t read_xcr0(void)
 {
@@ -34,6 +57,9 @@ void bo_cpu_detect(bo_cpu_features *f)
         f->avx512f = ((b >> 16) & 1) && f->os_avx512;
         f->avx512bw = ((b >> 30) & 1) && f->os_avx512;
         f->avx512vpopcntdq = ((c >> 14) & 1) && f->os_avx512;
+        const int amx_tile = (d >> 24) & 1, amx_int8 = (d >> 25) & 1;
+        const int os_amx = f->os_avx512 && (read_xcr0() & 0x60000) == 0x60000;  /* XTILECFG, XTILEDATA */
+        f->amx_int8 = amx_tile && amx_int8 && os_amx && amx_permitted();
     }
 }
 #else

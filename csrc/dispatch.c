@@ -1,6 +1,6 @@
 /*
  * The one dispatch point (BLIS-style): CPUID picks the fastest supported path
- * once; BITOPS_KERNEL=reference|scalar|avx2|avx512 in the environment, or
+ * once; BITOPS_KERNEL=reference|scalar|avx2|avx512|amx in the environment, or
  * bo_set_path, overrides it so every path this machine supports can be tested
  * against the reference.
  */
@@ -10,7 +10,7 @@
 #include "bitops.h"
 #include "kernels.h"
 
-static const char *const path_names[BO_PATH_COUNT] = {"reference", "scalar", "avx2", "avx512"};
+static const char *const path_names[BO_PATH_COUNT] = {"reference", "scalar", "avx2", "avx512", "amx"};
 static int current_path = -1;
 
 const char *bo_path_name(int path)
@@ -27,6 +27,7 @@ int bo_path_supported(int path)
     case BO_PATH_SCALAR: return f.popcnt;
     case BO_PATH_AVX2: return f.popcnt && f.avx2;
     case BO_PATH_AVX512: return f.popcnt && f.avx512f && f.avx512bw && f.avx512vpopcntdq;
+    case BO_PATH_AMX: return f.popcnt && f.avx512f && f.avx512bw && f.avx512vpopcntdq && f.amx_int8;
     default: return 0;
     }
 }

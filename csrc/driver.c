@@ -63,6 +63,7 @@
 static const bo_isa *isa_for(int path)
 {
     switch (path) {
+    case BO_PATH_AMX:  /* AMX changes the integer kernels only */
     case BO_PATH_AVX512: return &bo_isa_avx512;
     case BO_PATH_AVX2: return &bo_isa_avx2;
     default: return &bo_isa_scalar;

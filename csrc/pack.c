@@ -63,6 +63,23 @@ static AVX2 int64_t decode_row_avx2(const uint64_t *planes, int nbits, int64_t r
     return k32;
 }
 
+/* 64 codes at a time: a plane's word is the byte mask of the codes that have its bit. */
+__attribute__((target("avx512f,avx512bw"))) static int64_t decode_row_avx512(const uint64_t *planes, int nbits,
+                                                                             int64_t rows, int64_t r, int64_t k,
+                                                                             uint8_t *u)
+{
+    const int64_t nw = bo_words_for(k), k64 = k / 64 * 64;
+    for (int64_t i = 0; i < k64; i += 64) {
+        __m512i code = _mm512_setzero_si512();
+        for (int m = 0; m < nbits; ++m) {
+            const __mmask64 has = (__mmask64)planes[((int64_t)m * rows + r) * nw + i / 64];
+            code = _mm512_mask_add_epi8(code, has, code, _mm512_set1_epi8((char)(1 << m)));
+        }
+        _mm512_storeu_si512(u + i, code);
+    }
+    return k64;
+}
+
 /* Codes [start, k) of row r (start a multiple of 8), eight at a time through SPREAD. */
 static void decode_row_table(const uint64_t *planes, int nbits, int64_t rows, int64_t r, int64_t start, int64_t k,
                              uint8_t *u)
@@ -85,7 +102,9 @@ static void decode_row_table(const uint64_t *planes, int nbits, int64_t rows, in
 
 void bo_decode_row(const uint64_t *planes, int nbits, int64_t rows, int64_t r, int64_t k, uint8_t *u)
 {
-    const int64_t done = bo_get_path() >= BO_PATH_AVX2 ? decode_row_avx2(planes, nbits, rows, r, k, u) : 0;
+    const int path = bo_get_path();
+    const int64_t done = path >= BO_PATH_AVX512 ? decode_row_avx512(planes, nbits, rows, r, k, u)
+                         : path >= BO_PATH_AVX2 ? decode_row_avx2(planes, nbits, rows, r, k, u) : 0;
     if (done < k)
         decode_row_table(planes, nbits, rows, r, done, k, u);
 }

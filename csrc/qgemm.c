@@ -31,6 +31,15 @@
  *   BO_Q_I16    W8A8, where a u8 x s8 pair can saturate: vpmaddwd on int16
  *               u_a and s_w (16 MACs per instruction).
  *
+ *   BO_Q_AMX    AMX tiles (path "amx"): tdpbusd multiplies 16 x 64 u8 codes by
+ *               64 x 16 s8 weights into 16 x 16 int32 sums, exact for every W, A.
+ *               The weight panels are the same as for the u8 x s8 kernels (a
+ *               panel's K step of 16 channels x 4 bytes is one row of a B tile),
+ *               with K padded with zeros to whole tiles of 64. Activations are
+ *               row-major, one row of kpad bytes per output pixel (a GEMM's
+ *               decoded rows are read in place), and a 32 x 32 block of outputs
+ *               (2 A tiles x 2 B tiles, 4 accumulator tiles) is swept over K.
+ *
  * Blocking (GotoBLAS): the weights are packed once into panels of 16 output
  * channels, K-interleaved so one 32-byte load feeds 8 channels; each thread
  * packs a block of output pixels (their taps gathered through the same
@@ -64,13 +73,21 @@ typedef struct {
     int rows;                /* rows of the tile that exist */
 } q_out;
 
+#define QAM 32                          /* rows of an AMX block: two A tiles of 16 rows */
+#define QAK 64                          /* K bytes of an AMX tile row */
+#define Q_AMX_BLOCK_BYTES (32 * 1024)   /* packed activation block per thread on the AMX path: in L1 */
+
 /* Bytes of one packed K step of one row: 4 u8 codes or 2 int16 values, 4 bytes either way. */
 static int64_t q_step_k(int kind) { return kind == BO_Q_I16 ? 2 : 4; }
+
+/* K values of a packed weight row and of an activation row in a packed block: ktot, rounded up
+ * to whole AMX tiles on that path (the extra values are 0). */
+static int64_t q_kpad(int kind, int64_t ktot) { return kind == BO_Q_AMX ? (ktot + QAK - 1) / QAK * QAK : ktot; }
 
 int64_t bo_q_packed_weight_bytes(int kind, int64_t n, int64_t ktot)
 {
     const int64_t panels = (n + QNR - 1) / QNR;
-    return panels * QNR * ktot * (kind == BO_Q_I16 ? 2 : 1);
+    return panels * QNR * q_kpad(kind, ktot) * (kind == BO_Q_I16 ? 2 : 1);
 }
 
 /*
@@ -82,7 +99,7 @@ int64_t bo_q_packed_weight_bytes(int kind, int64_t n, int64_t ktot)
 int bo_q_pack_weights(const uint64_t *planes, int bits, int64_t n, int64_t taps, int64_t c, int64_t cpad, int kind,
                       void *out)
 {
-    const int64_t ktot = taps * cpad, sk = q_step_k(kind), rows = n * taps;
+    const int64_t ktot = taps * cpad, kpad = q_kpad(kind, ktot), sk = q_step_k(kind), rows = n * taps;
     const int half = 1 << (bits - 1);
     if (cpad % 4 || cpad < c)
         return BO_ERR_ARG;
@@ -96,7 +113,7 @@ int bo_q_pack_weights(const uint64_t *planes, int bits, int64_t n, int64_t taps,
             bo_decode_row(planes, bits, rows, o * taps + t, c, u);
             for (int64_t i = 0; i < c; ++i) {
                 const int64_t k = t * cpad + i, g = k / sk;
-                const int64_t at = (panel * (ktot / sk) + g) * QNR * sk + col * sk + k % sk;
+                const int64_t at = (panel * (kpad / sk) + g) * QNR * sk + col * sk + k % sk;
                 const int s = (int)u[i] - half;
                 if (kind == BO_Q_I16)
                     ((int16_t *)out)[at] = (int16_t)s;
@@ -287,6 +304,85 @@ static AVX2 void q_tile_i16(const int16_t *a, const int16_t *b, int64_t n, int32
 #define Q_HAVE_ASM 0
 #endif
 
+/* ---- AMX: a 32 x 32 block of D by tiles -------------------------------------------------------
+ * The tile instructions are written as assembly (GNU as knows them whatever the compiler flags),
+ * each with a memory clobber so that no store to the packed block or load of d moves across them.
+ * Tiles 0-3 accumulate D (rows 0-15 / 16-31 x channels 0-15 / 16-31), 4-5 hold A, 6-7 hold B. */
+#if Q_HAVE_ASM && defined(__linux__)
+#define Q_HAVE_AMX 1
+#define AMX_LOAD(t, base, stride) \
+    __asm__ volatile("tileloadd (%0,%1,1), %%tmm" #t ::"r"(base), "r"((int64_t)(stride)) : "memory")
+#define AMX_STORE(t, base, stride) \
+    __asm__ volatile("tilestored %%tmm" #t ", (%0,%1,1)" ::"r"(base), "r"((int64_t)(stride)) : "memory")
+#define AMX_ZERO(t) __asm__ volatile("tilezero %%tmm" #t ::: "memory")
+#define AMX_DPBUSD(c, a, b) __asm__ volatile("tdpbusd %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::: "memory")
+
+/* The tile configuration (palette 1): every tile 16 rows of 64 bytes. */
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} q_tilecfg;
+
+static void q_amx_begin(void)
+{
+    q_tilecfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; ++t) {
+        cfg.rows[t] = 16;
+        cfg.colsb[t] = QAK;
+    }
+    __asm__ volatile("ldtilecfg %0" ::"m"(cfg) : "memory");
+}
+
+static void q_amx_end(void) { __asm__ volatile("tilerelease" ::: "memory"); }
+
+/* Tiles 0-3 = 32 rows of kpad codes (at a, stride lda) . np = 1 or 2 consecutive weight panels
+ * (at b, kpad / 4 K steps of 64 bytes each); with np = 1, tiles 1 and 3 are left as they were. */
+static inline void q_amx_block(const uint8_t *a, int64_t lda, const int8_t *b, int64_t kpad, int np)
+{
+    const int8_t *b1 = b + QNR * kpad;
+    AMX_ZERO(0);
+    AMX_ZERO(2);
+    if (np == 2) {
+        AMX_ZERO(1);
+        AMX_ZERO(3);
+        for (int64_t k = 0; k < kpad; k += QAK) {
+            AMX_LOAD(4, a + k, lda);
+            AMX_LOAD(5, a + 16 * lda + k, lda);
+            AMX_LOAD(6, b + k * QNR, QAK);
+            AMX_LOAD(7, b1 + k * QNR, QAK);
+            AMX_DPBUSD(0, 4, 6);
+            AMX_DPBUSD(1, 4, 7);
+            AMX_DPBUSD(2, 5, 6);
+            AMX_DPBUSD(3, 5, 7);
+        }
+    } else {
+        for (int64_t k = 0; k < kpad; k += QAK) {
+            AMX_LOAD(4, a + k, lda);
+            AMX_LOAD(5, a + 16 * lda + k, lda);
+            AMX_LOAD(6, b + k * QNR, QAK);
+            AMX_DPBUSD(0, 4, 6);
+            AMX_DPBUSD(2, 5, 6);
+        }
+    }
+}
+
+/* d (QAM x 2 QNR, row stride 2 QNR) = tiles 0-3 (tiles 0 and 2 only for np = 1). */
+static inline void q_amx_store(int np, int32_t *d)
+{
+    AMX_STORE(0, d, 2 * QNR * 4);
+    AMX_STORE(2, d + 16 * 2 * QNR, 2 * QNR * 4);
+    if (np == 2) {
+        AMX_STORE(1, d + QNR, 2 * QNR * 4);
+        AMX_STORE(3, d + 16 * 2 * QNR + QNR, 2 * QNR * 4);
+    }
+}
+#else
+#define Q_HAVE_AMX 0
+#endif
+
 /* The same tile in portable C, for the paths below AVX2 and as the kernels' reference. */
 static void q_tile_c(int kind, const void *a, const void *b, int64_t steps, int32_t *d)
 {
@@ -384,33 +480,167 @@ static void q_pack_rows(int kind, const uint8_t *const *rowp, int m, int64_t tap
         }
 }
 
-/* Rows (output pixels) per packed block: a multiple of 6 that keeps the block in about a third of
- * L2; with threads, at least 8 blocks each, handed out dynamically (as driver.c does), so a core
+/* Rows (output pixels) per packed block: a multiple of `unit` that keeps the block within `budget`
+ * bytes; with threads, at least 8 blocks each, handed out dynamically (as driver.c does), so a core
  * the host takes away for a while delays one block, not half of the call. */
-static int64_t q_block_rows(int64_t rows, int64_t row_bytes, int threads)
+static int64_t q_block_rows(int64_t rows, int64_t row_bytes, int threads, int64_t budget, int64_t unit)
 {
-    int64_t mc = Q_BLOCK_BYTES / (row_bytes > 0 ? row_bytes : 1);
-    mc = mc < QMR ? QMR : mc > 16 * QMR ? 16 * QMR : mc;
+    int64_t mc = budget / (row_bytes > 0 ? row_bytes : 1);
+    mc = mc < unit ? unit : mc > 16 * unit ? 16 * unit : mc;
     int64_t blocks = (rows + mc - 1) / mc;
     if (threads > 1 && blocks < 8 * threads)
         blocks = 8 * threads;
     mc = (rows + blocks - 1) / blocks;
-    return (mc + QMR - 1) / QMR * QMR;
+    return (mc + unit - 1) / unit * unit;
 }
+
+/* What every block of one call shares. */
+typedef struct {
+    const bo_conv_args *cv;
+    int64_t n, taps, c_a;
+    const int64_t *t_sum;      /* per output channel: T */
+    const uint32_t *col_term;  /* per output channel: -c_a T, modulo 2^32 */
+    const int64_t *tap_corr;   /* tap-major padding corrections (conv_taps.h), or NULL */
+    int plain;                 /* int32 results, no transform */
+} q_call;
+
+/* One packed block of rows: r0 .. r0 + m - 1. */
+typedef struct {
+    int64_t r0;
+    const int64_t *u_row;      /* per row: U */
+    const int32_t *npad;       /* per row: its taps in the padding, */
+    const int32_t *pad_taps;   /* which are pad_taps[row * taps ..] */
+} q_rows;
+
+/* Finish rows row0 .. row0 + mr - 1 of a block x channels col0 .. col0 + nc - 1 from their sums D
+ * (d[r * ldd + col]): v = 4 D + 2 U - c_a T, plus the padding correction, stored as the call asks. */
+static void q_store_slab(const q_call *x, const q_rows *b, const int32_t *d, int64_t ldd, int row0, int mr,
+                         int64_t col0, int nc)
+{
+    const bo_conv_args *cv = x->cv;
+    const int64_t n = x->n, rows = cv->batch * cv->out_h * cv->out_w;
+    for (int r = 0; r < mr; ++r) {
+        const int row = row0 + r;
+        const int32_t *dr = d + r * ldd;
+        const int corrected = x->tap_corr && b->npad[row];
+        if (x->plain) {
+            /* Wrapping uint32 arithmetic is exact here: every result fits int32. */
+            uint32_t *o = (uint32_t *)cv->out + (b->r0 + row) * n + col0;
+            const uint32_t base = (uint32_t)(2 * b->u_row[row]);
+            for (int col = 0; col < nc; ++col)
+                o[col] = 4u * (uint32_t)dr[col] + base + x->col_term[col0 + col];
+            for (int k = 0; corrected && k < b->npad[row]; ++k) {
+                const int64_t *tc = x->tap_corr + b->pad_taps[row * x->taps + k] * n + col0;
+                for (int col = 0; col < nc; ++col)
+                    o[col] += (uint32_t)tc[col];
+            }
+            continue;
+        }
+        for (int col = 0; col < nc; ++col) {
+            const int64_t o = col0 + col;
+            int64_t v = 4 * (int64_t)dr[col] + 2 * b->u_row[row] - x->c_a * x->t_sum[o];
+            for (int k = 0; corrected && k < b->npad[row]; ++k)
+                v += x->tap_corr[b->pad_taps[row * x->taps + k] * n + o];
+            bo_output_store(cv->transform, cv->out, cv->out64, rows, n, b->r0 + row, o, v);
+        }
+    }
+}
+
+#if Q_HAVE_AMX
+/* q_store_slab's plain int32 store for an AMX block: rows row0 .. row0 + mr - 1 of the block, the
+ * np x 16 channels from col0 (nc of the last 16 exist), d rows of 2 QNR sums. */
+__attribute__((target("avx512f"))) static void q_amx_finish(const q_call *x, const q_rows *b, const int32_t *d,
+                                                            int row0, int mr, int64_t col0, int np, int nc)
+{
+    const __mmask16 last = (__mmask16)((1u << nc) - 1), first = np == 2 ? (__mmask16)0xFFFF : last;
+    const __m512i ct0 = _mm512_maskz_loadu_epi32(first, x->col_term + col0);
+    const __m512i ct1 = np == 2 ? _mm512_maskz_loadu_epi32(last, x->col_term + col0 + QNR) : ct0;
+    const int64_t n = x->n;
+    uint32_t *o = (uint32_t *)x->cv->out + (b->r0 + row0) * n + col0;
+    const int64_t *u_row = b->u_row + row0;
+    for (int r = 0; r < mr; ++r, o += n, d += 2 * QNR) {
+        const __m512i base = _mm512_set1_epi32((int)(2 * u_row[r]));
+        const __m512i v0 = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(d), 2), _mm512_add_epi32(base, ct0));
+        if (np == 1) {
+            _mm512_mask_storeu_epi32(o, first, v0);
+            continue;
+        }
+        const __m512i v1 = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(d + QNR), 2),
+                                            _mm512_add_epi32(base, ct1));
+        _mm512_storeu_si512(o, v0);  /* a masked store is much slower when the line is not in cache */
+        if (nc == QNR)
+            _mm512_storeu_si512(o + QNR, v1);
+        else
+            _mm512_mask_storeu_epi32(o + QNR, last, v1);
+    }
+}
+
+/* The rows of a block (m rows of kpad codes at a, stride lda) against every weight panel, by
+ * 32 x 32 blocks of tiles. A block's sums are finished while the tiles compute the next one:
+ * read straight after the tile store, they would wait for it (a tile store does not forward). */
+typedef struct {
+    int g, np;
+    int64_t j;
+} q_amx_done;
+
+static void q_amx_finish_block(const q_call *x, const q_rows *b, const int32_t *d, q_amx_done k, int m)
+{
+    const int mr = m - k.g * QAM < QAM ? m - k.g * QAM : QAM, row0 = k.g * QAM;
+    const int64_t col0 = k.j * QNR, ncols = x->n - col0 < k.np * QNR ? x->n - col0 : k.np * QNR;
+    if (!x->plain) {
+        for (int h = 0; h < k.np; ++h)
+            q_store_slab(x, b, d + h * QNR, 2 * QNR, row0, mr, col0 + h * QNR,
+                         (int)(ncols - h * QNR < QNR ? ncols - h * QNR : QNR));
+        return;
+    }
+    q_amx_finish(x, b, d, row0, mr, col0, k.np, (int)(ncols - (k.np - 1) * QNR));
+    for (int r = 0; x->tap_corr && r < mr; ++r) {  /* padded rows of a convolution */
+        const int row = row0 + r;
+        uint32_t *o = (uint32_t *)x->cv->out + (b->r0 + row) * x->n + col0;
+        for (int t = 0; t < b->npad[row]; ++t) {
+            const int64_t *tc = x->tap_corr + b->pad_taps[row * x->taps + t] * x->n + col0;
+            for (int col = 0; col < ncols; ++col)
+                o[col] += (uint32_t)tc[col];
+        }
+    }
+}
+
+static void q_amx_rows(const q_call *x, const q_rows *b, const bo_q_args *q, const uint8_t *a, int64_t lda, int m,
+                       int64_t kpad)
+{
+    int32_t d[2][QAM * 2 * QNR] __attribute__((aligned(64)));
+    const int64_t panels = (x->n + QNR - 1) / QNR;
+    q_amx_done prev = {0, 0, 0};
+    int64_t i = 0;
+    for (int g = 0; g * QAM < m; ++g)
+        for (int64_t j = 0; j < panels; j += 2, ++i) {
+            const int np = panels - j >= 2 ? 2 : 1;
+            q_amx_block(a + (int64_t)g * QAM * lda, lda, (const int8_t *)q->w + j * QNR * kpad, kpad, np);
+            if (i > 0)
+                q_amx_finish_block(x, b, d[(i - 1) & 1], prev, m);
+            q_amx_store(np, d[i & 1]);
+            prev = (q_amx_done){g, np, j};
+        }
+    if (i > 0)
+        q_amx_finish_block(x, b, d[(i - 1) & 1], prev, m);
+}
+#endif
 
 int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
 {
-    const int64_t taps = cv->kh * cv->kw, cpad = q->cpad, ktot = taps * cpad;
+    const int64_t taps = cv->kh * cv->kw, cpad = q->cpad, ktot = taps * cpad, kpad = q_kpad(q->kind, ktot);
     const int64_t sk = q_step_k(q->kind), steps = ktot / sk, esize = q->kind == BO_Q_I16 ? 2 : 1;
     const int64_t rows = cv->batch * cv->out_h * cv->out_w, pixels = cv->batch * cv->in_h * cv->in_w;
     const int64_t n = cv->out_c, panels = (n + QNR - 1) / QNR;
     const int64_t c_a = q->c_a;
     const int use_asm = Q_HAVE_ASM && bo_get_path() >= BO_PATH_AVX2;
+    const int amx = q->kind == BO_Q_AMX;
     /* Planes are decoded row by row into the block being packed, so only a GEMM (every output
      * pixel reads its own input pixel) may pass them. */
     const int gemm = taps == 1 && rows == pixels && cv->stride_h == 1 && cv->stride_w == 1 && !cv->pad_top &&
                      !cv->pad_left && cv->out_h == cv->in_h && cv->out_w == cv->in_w;
     if (cpad % 4 || cpad < cv->in_c || (q->kind == BO_Q_ACC16 && q->period < 1) || !cv->tap_sum ||
+        q->kind < BO_Q_ACC16 || q->kind > BO_Q_AMX || (amx && (!Q_HAVE_AMX || bo_get_path() != BO_PATH_AMX)) ||
         !q->x == !q->planes || (q->planes && (!gemm || q->bits < 1 || q->bits > BO_MAX_BITS)))
         return BO_ERR_ARG;
 #ifdef _OPENMP
@@ -418,8 +648,10 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
 #else
     const int threads = 1;
 #endif
-    const int64_t mc = q_block_rows(rows, ktot * esize, threads);
+    const int64_t mc = amx ? q_block_rows(rows, kpad, threads, Q_AMX_BLOCK_BYTES, QAM)
+                           : q_block_rows(rows, ktot * esize, threads, Q_BLOCK_BYTES, QMR);
     const int64_t blocks = (rows + mc - 1) / mc;
+    const int64_t srow = amx ? kpad : cpad;  /* a decoded GEMM row in the stage; read in place by AMX */
 
     /* Per input pixel, the sum of its codes (U is a sum of these over the valid taps);
      * per output channel, T = the sum of its tap sums. */
@@ -442,8 +674,8 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
         t_sum[o] = s;
         col_term[o] = (uint32_t)(-c_a * s);
     }
+    const q_call call = {cv, n, taps, c_a, t_sum, col_term, tap_corr, !cv->transform && !cv->out64};
 
-    const int plain = !cv->transform && !cv->out64;
     int failed = 0;
 #pragma omp parallel reduction(|| : failed)
     {
@@ -453,12 +685,21 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
         int32_t *npad = malloc(sizeof(int32_t) * (size_t)mc);
         int64_t *u_row = malloc(sizeof(int64_t) * (size_t)mc);
         int64_t *pix = malloc(sizeof(int64_t) * (size_t)taps);
-        uint8_t *stage = q->planes ? calloc((size_t)(mc * cpad), 1) : NULL;  /* a block's decoded codes */
+        void *stage_ = NULL;  /* a block's decoded codes (64-byte aligned rows for AMX tiles) */
+        if (q->planes && !posix_memalign(&stage_, 64, (size_t)(mc * srow)))
+            memset(stage_, 0, (size_t)(mc * srow));
+        uint8_t *stage = stage_;
         int32_t d[QMR * QNR] __attribute__((aligned(32)));
-        if (posix_memalign(&apack, 64, (size_t)(mc * ktot * esize)))
+        if (!(amx && q->planes) && posix_memalign(&apack, 64, (size_t)(mc * kpad * esize)))
             apack = NULL;
-        if (!apack || !rowp || !pad_taps || !npad || !u_row || !pix || (q->planes && !stage))
+        if (amx && apack)  /* the K padding of every row, and rows past the last, read as zeros */
+            memset(apack, 0, (size_t)(mc * kpad));
+        if ((!apack && !(amx && q->planes)) || !rowp || !pad_taps || !npad || !u_row || !pix || (q->planes && !stage))
             failed = 1;
+#if Q_HAVE_AMX
+        if (amx && !failed)
+            q_amx_begin();
+#endif
 #pragma omp for schedule(dynamic, 1)
         for (int64_t blk = 0; blk < blocks; ++blk) {
             if (failed)
@@ -467,7 +708,7 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
             const int m = (int)(rows - r0 < mc ? rows - r0 : mc);
             for (int r = 0; q->planes && r < m; ++r) {
                 /* A GEMM row: decoded here (0 past in_c, as calloc left it), summed while it is in cache. */
-                uint8_t *row = stage + r * cpad;
+                uint8_t *row = stage + r * srow;
                 bo_decode_row(q->planes, q->bits, rows, r0 + r, cv->in_c, row);
                 rowp[r] = row;
                 npad[r] = 0;
@@ -487,6 +728,17 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
                 npad[r] = np;
                 u_row[r] = u;
             }
+            const q_rows blk_rows = {r0, u_row, npad, pad_taps};
+#if Q_HAVE_AMX
+            if (amx) {
+                /* Row-major codes: a GEMM's stage as it is, a convolution's taps one after another. */
+                for (int r = 0; !q->planes && r < m; ++r)
+                    for (int64_t t = 0; t < taps; ++t)
+                        memcpy((uint8_t *)apack + r * kpad + t * cpad, rowp[r * taps + t], (size_t)cpad);
+                q_amx_rows(&call, &blk_rows, q, q->planes ? stage : apack, kpad, m, kpad);
+                continue;
+            }
+#endif
             q_pack_rows(q->kind, rowp, m, taps, cpad, apack);
             for (int64_t j = 0; j < panels; ++j) {
                 const char *bp = (const char *)q->w + j * QNR * ktot * esize;
@@ -494,8 +746,8 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
                 for (int p = 0; p * QMR < m; ++p) {
                     const char *ap = (const char *)apack + (int64_t)p * QMR * ktot * esize;
                     const int mr = m - p * QMR < QMR ? m - p * QMR : QMR;
-                    if (plain && nc == QNR) {
-                        /* Wrapping uint32 arithmetic is exact here: every result fits int32. */
+                    if (call.plain && nc == QNR) {
+                        /* The tile finishes its results into the output rows; padded rows are patched. */
                         q_out fo = {(uint32_t *)cv->out + (r0 + p * QMR) * n + j * QNR, n, col_term + j * QNR,
                                     {0}, mr};
                         for (int r = 0; r < mr; ++r)
@@ -513,20 +765,14 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
                         continue;
                     }
                     q_tile(q, use_asm, ap, bp, steps, d, NULL);
-                    for (int r = 0; r < mr; ++r) {
-                        const int row = p * QMR + r;
-                        const int corrected = tap_corr && npad[row];
-                        for (int col = 0; col < nc; ++col) {
-                            const int64_t o = j * QNR + col;
-                            int64_t v = 4 * (int64_t)d[r * QNR + col] + 2 * u_row[row] - c_a * t_sum[o];
-                            for (int k = 0; corrected && k < npad[row]; ++k)
-                                v += tap_corr[pad_taps[row * taps + k] * n + o];
-                            bo_output_store(cv->transform, cv->out, cv->out64, rows, n, r0 + row, o, v);
-                        }
-                    }
+                    q_store_slab(&call, &blk_rows, d, QNR, p * QMR, mr, j * QNR, nc);
                 }
             }
         }
+#if Q_HAVE_AMX
+        if (amx && !failed)
+            q_amx_end();
+#endif
         free(apack);
         free(stage);
         free(rowp);

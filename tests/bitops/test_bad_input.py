@@ -177,3 +177,26 @@ def test_thread_and_path_errors():
         if name not in bitops.available_kernel_paths():
             with pytest.raises(ValueError, match="not supported by this CPU"):
                 bitops.set_kernel_path(name)
+
+
+def test_amx_kernel_is_refused_off_the_amx_path():
+    """The AMX kind of the integer path reaching a path (or a CPU) without AMX tiles is an error,
+    never an illegal instruction."""
+    from bitops import _core
+    from bitops.format import integer_row_width
+    from bitops.kernels import Q_AMX
+
+    a = bitops.encode(np.ones((3, 70), dtype=int), 2)
+    w = bitops.encode(np.ones((5, 70), dtype=int), 2)
+    sums = np.ascontiguousarray(w.row_sums(), dtype=np.int64).reshape(5, 1, 1)
+    wpack = w.integer_weights(Q_AMX)
+    before = bitops.get_kernel_path()
+    try:
+        for path in bitops.available_kernel_paths():
+            if path == "amx":
+                continue
+            bitops.set_kernel_path(path)
+            with pytest.raises(ValueError):
+                _core.qgemm(a.flat_planes, a.k, integer_row_width(a.k), wpack, Q_AMX, 1, 3, sums)
+    finally:
+        bitops.set_kernel_path(before)
