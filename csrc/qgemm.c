@@ -583,6 +583,21 @@ typedef struct {
     int64_t j;
 } q_amx_done;
 
+/* The padding correction of the padded rows among row0 .. row0 + mr - 1 of a block, channels
+ * col0 .. col0 + ncols - 1 (plain int32 results: the other stores add it themselves). */
+static void q_amx_pad_fix(const q_call *x, const q_rows *b, int row0, int mr, int64_t col0, int64_t ncols)
+{
+    for (int r = 0; x->tap_corr && r < mr; ++r) {
+        const int row = row0 + r;
+        uint32_t *o = (uint32_t *)x->cv->out + (b->r0 + row) * x->n + col0;
+        for (int t = 0; t < b->npad[row]; ++t) {
+            const int64_t *tc = x->tap_corr + b->pad_taps[row * x->taps + t] * x->n + col0;
+            for (int64_t col = 0; col < ncols; ++col)
+                o[col] += (uint32_t)tc[col];
+        }
+    }
+}
+
 static void q_amx_finish_block(const q_call *x, const q_rows *b, const int32_t *d, q_amx_done k, int m)
 {
     const int mr = m - k.g * QAM < QAM ? m - k.g * QAM : QAM, row0 = k.g * QAM;
@@ -594,35 +609,65 @@ static void q_amx_finish_block(const q_call *x, const q_rows *b, const int32_t *
         return;
     }
     q_amx_finish(x, b, d, row0, mr, col0, k.np, (int)(ncols - (k.np - 1) * QNR));
-    for (int r = 0; x->tap_corr && r < mr; ++r) {  /* padded rows of a convolution */
-        const int row = row0 + r;
-        uint32_t *o = (uint32_t *)x->cv->out + (b->r0 + row) * x->n + col0;
-        for (int t = 0; t < b->npad[row]; ++t) {
-            const int64_t *tc = x->tap_corr + b->pad_taps[row * x->taps + t] * x->n + col0;
-            for (int col = 0; col < ncols; ++col)
-                o[col] += (uint32_t)tc[col];
-        }
-    }
+    q_amx_pad_fix(x, b, row0, mr, col0, ncols);
 }
 
+/* out = 4 out + 2 U + col_term in place, for 32 rows from row0 of a block and the first ncols
+ * channels (a multiple of 32), whose sums D the tiles stored there directly. */
+__attribute__((target("avx512f"))) static void q_amx_fixup(const q_call *x, const q_rows *b, int row0,
+                                                           int64_t ncols)
+{
+    const int64_t n = x->n;
+    for (int r = 0; r < QAM; ++r) {
+        uint32_t *o = (uint32_t *)x->cv->out + (b->r0 + row0 + r) * n;
+        const __m512i base = _mm512_set1_epi32((int)(2 * b->u_row[row0 + r]));
+        for (int64_t c = 0; c < ncols; c += QNR) {
+            const __m512i v = _mm512_slli_epi32(_mm512_loadu_si512(o + c), 2);
+            _mm512_storeu_si512(o + c, _mm512_add_epi32(v, _mm512_add_epi32(base, _mm512_loadu_si512(x->col_term + c))));
+        }
+    }
+    q_amx_pad_fix(x, b, row0, QAM, 0, ncols);
+}
+
+/* The rows of a block (m rows of kpad codes at a, stride lda) against every weight panel, by
+ * 32 x 32 blocks of tiles. On the plain int32 path, a block of 32 rows x 32 channels that exist
+ * goes from the tiles straight into the output, and the row group's results are finished there
+ * in one pass afterwards. Any other block goes through d and is finished while the tiles compute
+ * the next one: read straight after the tile store, d would wait for it (a tile store does not
+ * forward to loads). */
 static void q_amx_rows(const q_call *x, const q_rows *b, const bo_q_args *q, const uint8_t *a, int64_t lda, int m,
                        int64_t kpad)
 {
     int32_t d[2][QAM * 2 * QNR] __attribute__((aligned(64)));
     const int64_t panels = (x->n + QNR - 1) / QNR;
+    /* Direct stores: whole 64-byte lines of every output row when n is a multiple of 16. */
+    const int64_t direct_panels = x->plain && x->n % QNR == 0 ? x->n / (2 * QNR) * 2 : 0;
     q_amx_done prev = {0, 0, 0};
-    int64_t i = 0;
-    for (int g = 0; g * QAM < m; ++g)
-        for (int64_t j = 0; j < panels; j += 2, ++i) {
+    int have_prev = 0;
+    for (int g = 0; g * QAM < m; ++g) {
+        const int full = m - g * QAM >= QAM;
+        uint32_t *o = (uint32_t *)x->cv->out + (b->r0 + (int64_t)g * QAM) * x->n;
+        for (int64_t j = 0; j < panels; j += 2) {
             const int np = panels - j >= 2 ? 2 : 1;
             q_amx_block(a + (int64_t)g * QAM * lda, lda, (const int8_t *)q->w + j * QNR * kpad, kpad, np);
-            if (i > 0)
-                q_amx_finish_block(x, b, d[(i - 1) & 1], prev, m);
-            q_amx_store(np, d[i & 1]);
-            prev = (q_amx_done){g, np, j};
+            if (have_prev)
+                q_amx_finish_block(x, b, d[0], prev, m);
+            have_prev = !(full && j < direct_panels);
+            if (have_prev) {
+                q_amx_store(np, d[0]);
+                prev = (q_amx_done){g, np, j};
+            } else {
+                AMX_STORE(0, o + j * QNR, x->n * 4);
+                AMX_STORE(1, o + j * QNR + QNR, x->n * 4);
+                AMX_STORE(2, o + 16 * x->n + j * QNR, x->n * 4);
+                AMX_STORE(3, o + 16 * x->n + j * QNR + QNR, x->n * 4);
+            }
         }
-    if (i > 0)
-        q_amx_finish_block(x, b, d[(i - 1) & 1], prev, m);
+        if (full && direct_panels)
+            q_amx_fixup(x, b, g * QAM, direct_panels * QNR);
+    }
+    if (have_prev)
+        q_amx_finish_block(x, b, d[0], prev, m);
 }
 #endif
 

@@ -132,3 +132,25 @@ def test_integer_convolution_every_width_pair(policy, kernel_path):
                 np.testing.assert_array_equal(out, expected, err_msg=f"W{w_bits}A{a_bits} {policy}")
     finally:
         bitops.set_integer_path("auto")
+
+
+@pytest.mark.parametrize("out_c", [64, 48, 40])
+def test_integer_convolution_over_whole_and_ragged_blocks(out_c, kernel_path):
+    """Sizes around the integer path's blocks: 100 output pixels are three whole groups of 32
+    rows and a ragged one; 64 channels are whole 32-channel blocks (on AMX stored straight into
+    the output and finished in place), 48 and 40 leave a half or ragged block; padding with a
+    non-zero pad value puts corrections on the border rows; a transform takes the other store."""
+    rng = np.random.default_rng(out_c)
+    qx = rng.integers(0, 2**3, (1, 10, 10, 70))
+    qw = rng.integers(0, 2**5, (out_c, 3, 3, 70))
+    expected = conv2d_nhwc(e_values(qx, 3), e_values(qw, 5), (1, 1), (1, 1, 1, 1), (1, 1), 3)
+    x, w = bitops.encode(qx, 3), bitops.encode(qw, 5)
+    try:
+        bitops.set_integer_path("always")
+        out = bitops.mbconv2d(x, w, padding=1, pad_value=3)
+        thr = np.sort(rng.integers(-2000, 2000, (out_c, 3)), axis=1)
+        nxt = bitops.mbconv2d(x, w, padding=1, pad_value=3, transform=bitops.Thresholds(thr, 2))
+    finally:
+        bitops.set_integer_path("auto")
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(nxt.codes(), (expected[..., None] >= thr).sum(-1))

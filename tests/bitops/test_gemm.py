@@ -142,3 +142,15 @@ def test_integer_kernels_at_the_extreme_codes(k, kernel_path, integer_policy):
             out = bitops.mbgemm(bitops.encode(qa, a_bits), bitops.encode(qw, w_bits))
             np.testing.assert_array_equal(out, e_values(qa, a_bits) @ e_values(qw, w_bits).T,
                                           err_msg=f"W{w_bits}A{a_bits}")
+
+
+@pytest.mark.parametrize("m,n,k", [(96, 64, 256), (70, 96, 200), (33, 48, 64), (64, 40, 1000), (1, 32, 5)])
+def test_integer_gemm_over_whole_and_ragged_blocks(m, n, k, kernel_path, integer_policy):
+    """Whole and ragged 32 x 32 blocks of the AMX integer path (and 6 x 16 tiles of the AVX2 one),
+    K not a multiple of the 64-byte tile row, at W8A8, W7A8 and W2A6."""
+    rng = np.random.default_rng(m * n + k)
+    for a_bits, w_bits in ((8, 8), (8, 7), (6, 2)):
+        qa = rng.integers(0, 2**a_bits, (m, k))
+        qw = rng.integers(0, 2**w_bits, (n, k))
+        out = bitops.mbgemm(bitops.encode(qa, a_bits), bitops.encode(qw, w_bits))
+        np.testing.assert_array_equal(out, e_values(qa, a_bits) @ e_values(qw, w_bits).T)
