@@ -308,6 +308,7 @@ static AVX2 void q_tile_i16(const int16_t *a, const int16_t *b, int64_t n, int32
  * The tile instructions are written as assembly (GNU as knows them whatever the compiler flags),
  * each with a memory clobber so that no store to the packed block or load of d moves across them.
  * Tiles 0-3 accumulate D (rows 0-15 / 16-31 x channels 0-15 / 16-31), 4-5 hold A, 6-7 hold B. */
+/* AMX primitives: begin (tests/bitops/test_amx_emulated.py swaps this block for plain C) */
 #if Q_HAVE_ASM && defined(__linux__)
 #define Q_HAVE_AMX 1
 #define AMX_LOAD(t, base, stride) \
@@ -316,6 +317,7 @@ static AVX2 void q_tile_i16(const int16_t *a, const int16_t *b, int64_t n, int32
     __asm__ volatile("tilestored %%tmm" #t ", (%0,%1,1)" ::"r"(base), "r"((int64_t)(stride)) : "memory")
 #define AMX_ZERO(t) __asm__ volatile("tilezero %%tmm" #t ::: "memory")
 #define AMX_DPBUSD(c, a, b) __asm__ volatile("tdpbusd %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::: "memory")
+#define Q_AMX_TARGET __attribute__((target("avx512f")))  /* the finishing loops: every AMX CPU has AVX-512 */
 
 /* The tile configuration (palette 1): every tile 16 rows of 64 bytes. */
 typedef struct {
@@ -337,6 +339,7 @@ static void q_amx_begin(void)
 }
 
 static void q_amx_end(void) { __asm__ volatile("tilerelease" ::: "memory"); }
+/* AMX primitives: end */
 
 /* Tiles 0-3 = 32 rows of kpad codes (at a, stride lda) . np = 1 or 2 consecutive weight panels
  * (at b, kpad / 4 K steps of 64 bytes each); with np = 1, tiles 1 and 3 are left as they were. */
@@ -547,31 +550,18 @@ static void q_store_slab(const q_call *x, const q_rows *b, const int32_t *d, int
 }
 
 #if Q_HAVE_AMX
-/* q_store_slab's plain int32 store for an AMX block: rows row0 .. row0 + mr - 1 of the block, the
- * np x 16 channels from col0 (nc of the last 16 exist), d rows of 2 QNR sums. */
-__attribute__((target("avx512f"))) static void q_amx_finish(const q_call *x, const q_rows *b, const int32_t *d,
-                                                            int row0, int mr, int64_t col0, int np, int nc)
+/* q_store_slab's plain int32 store for an AMX block: rows row0 .. row0 + mr - 1 of the block,
+ * channels col0 .. col0 + ncols - 1, d rows of 2 QNR sums. Plain loops, vectorized by the compiler. */
+Q_AMX_TARGET static void q_amx_finish(const q_call *x, const q_rows *b, const int32_t *d, int row0, int mr,
+                                      int64_t col0, int64_t ncols)
 {
-    const __mmask16 last = (__mmask16)((1u << nc) - 1), first = np == 2 ? (__mmask16)0xFFFF : last;
-    const __m512i ct0 = _mm512_maskz_loadu_epi32(first, x->col_term + col0);
-    const __m512i ct1 = np == 2 ? _mm512_maskz_loadu_epi32(last, x->col_term + col0 + QNR) : ct0;
-    const int64_t n = x->n;
-    uint32_t *o = (uint32_t *)x->cv->out + (b->r0 + row0) * n + col0;
-    const int64_t *u_row = b->u_row + row0;
-    for (int r = 0; r < mr; ++r, o += n, d += 2 * QNR) {
-        const __m512i base = _mm512_set1_epi32((int)(2 * u_row[r]));
-        const __m512i v0 = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(d), 2), _mm512_add_epi32(base, ct0));
-        if (np == 1) {
-            _mm512_mask_storeu_epi32(o, first, v0);
-            continue;
-        }
-        const __m512i v1 = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(d + QNR), 2),
-                                            _mm512_add_epi32(base, ct1));
-        _mm512_storeu_si512(o, v0);  /* a masked store is much slower when the line is not in cache */
-        if (nc == QNR)
-            _mm512_storeu_si512(o + QNR, v1);
-        else
-            _mm512_mask_storeu_epi32(o + QNR, last, v1);
+    const uint32_t *restrict ct = x->col_term + col0;
+    for (int r = 0; r < mr; ++r) {
+        uint32_t *restrict o = (uint32_t *)x->cv->out + (b->r0 + row0 + r) * x->n + col0;
+        const uint32_t *restrict dr = (const uint32_t *)d + r * 2 * QNR;
+        const uint32_t base = (uint32_t)(2 * b->u_row[row0 + r]);
+        for (int64_t c = 0; c < ncols; ++c)
+            o[c] = 4u * dr[c] + base + ct[c];
     }
 }
 
@@ -608,23 +598,20 @@ static void q_amx_finish_block(const q_call *x, const q_rows *b, const int32_t *
                          (int)(ncols - h * QNR < QNR ? ncols - h * QNR : QNR));
         return;
     }
-    q_amx_finish(x, b, d, row0, mr, col0, k.np, (int)(ncols - (k.np - 1) * QNR));
+    q_amx_finish(x, b, d, row0, mr, col0, ncols);
     q_amx_pad_fix(x, b, row0, mr, col0, ncols);
 }
 
 /* out = 4 out + 2 U + col_term in place, for 32 rows from row0 of a block and the first ncols
  * channels (a multiple of 32), whose sums D the tiles stored there directly. */
-__attribute__((target("avx512f"))) static void q_amx_fixup(const q_call *x, const q_rows *b, int row0,
-                                                           int64_t ncols)
+Q_AMX_TARGET static void q_amx_fixup(const q_call *x, const q_rows *b, int row0, int64_t ncols)
 {
-    const int64_t n = x->n;
+    const uint32_t *restrict ct = x->col_term;
     for (int r = 0; r < QAM; ++r) {
-        uint32_t *o = (uint32_t *)x->cv->out + (b->r0 + row0 + r) * n;
-        const __m512i base = _mm512_set1_epi32((int)(2 * b->u_row[row0 + r]));
-        for (int64_t c = 0; c < ncols; c += QNR) {
-            const __m512i v = _mm512_slli_epi32(_mm512_loadu_si512(o + c), 2);
-            _mm512_storeu_si512(o + c, _mm512_add_epi32(v, _mm512_add_epi32(base, _mm512_loadu_si512(x->col_term + c))));
-        }
+        uint32_t *restrict o = (uint32_t *)x->cv->out + (b->r0 + row0 + r) * x->n;
+        const uint32_t base = (uint32_t)(2 * b->u_row[row0 + r]);
+        for (int64_t c = 0; c < ncols; ++c)
+            o[c] = 4u * o[c] + base + ct[c];
     }
     q_amx_pad_fix(x, b, row0, QAM, 0, ncols);
 }
