@@ -39,4 +39,4 @@ AVX512 static void micro_avx512(BO_MICRO_ARGS)
 }
 
 /* 64-bit lanes never overflow; the driver's L1 budget bounds the units per call. */
-const bo_isa bo_isa_avx512 = {8, 8, 0, 1024, micro_avx512};
+const bo_isa bo_isa_avx512 = {8, 8, 0, 1024, micro_avx512, BO_MICRO_VA, BO_MICRO_VW};
