@@ -10,9 +10,10 @@
  * padding) and never materialised beyond one row block.
  *
  * Loops, outermost first:
- *   1. W is packed once per call, shared by the threads, in panels of 4
- *      virtual columns (column n, plane i): 4 columns of one plane, the Nb
- *      planes of those 4 columns in consecutive panels;
+ *   1. W is packed once per call, shared by the threads, in panels of vw
+ *      virtual columns (column n, plane i; vw = 4, or 16 for AVX-512): vw
+ *      columns of one plane, the Nb planes of those vw columns in
+ *      consecutive panels;
  *   2. row blocks go to the threads (dynamic schedule: on a shared machine a
  *      core may be slowed, and fixed shares would wait for it); a block's
  *      packed A (its virtual rows (row r, plane j)) fills half of L1;
@@ -309,7 +310,7 @@ static void row_block(const problem *pb, const blocking *b, const uint64_t *wpac
             for (int64_t y = y0; y < y1; y += VW) {
                 const uint64_t *wp = wpack + (y / VW) * wpanel_words + k0 * VW * pw;
                 if (pb->fused) {
-                    /* panel y: columns n .. n + 3 of W plane i (loop 1) */
+                    /* panel y: columns n .. n + VW - 1 of W plane i (loop 1) */
                     const int64_t n = y / (VW * pb->nb) * VW;
                     const int i = (int)(y / VW % pb->nb);
                     const int ncols = pb->cols - n < VW ? (int)(pb->cols - n) : VW;

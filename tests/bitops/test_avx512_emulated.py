@@ -2,7 +2,7 @@
 
 dispatch.c selects csrc/micro_avx512.c only where CPUID reports VPOPCNTDQ, so
 the test suite cannot run it here. This test compiles the blocked driver with
-that kernel, its six intrinsics replaced by plain C (avx512_emu/immintrin.h)
+that kernel, its intrinsics replaced by plain C (avx512_emu/immintrin.h)
 and its target attribute dropped, and checks it against the reference path on
 random GEMMs and convolutions (avx512_emu/check.c). It proves the kernel's
 logic (packing layout, tile walk, store contract), not the instructions."""
