@@ -120,11 +120,26 @@ static void pack(const bo_isa *isa, int G, const uint64_t *const *src, int64_t n
         uint64_t *d = dst + (x / G) * kc * G * pw + (x % G) * pw;
         if (x >= nrows || !src[x * npieces]) {
             for (int64_t u = 0; u < kc; ++u, d += G * pw)
-                memset(d, 0, sizeof(uint64_t) * (size_t)pw);
+                for (int i = 0; i < pw; ++i)
+                    d[i] = 0;
             continue;
         }
         const uint64_t *const *s = src + x * npieces;
         int64_t p = k0 * uw / piece_words, off = k0 * uw % piece_words;
+        if (uw == 1 && pw == 1) {
+            /* units of one plain word (scalar, AVX-512): a strided copy of each piece, then zeros */
+            int64_t u = 0;
+            for (; u < kc && p < npieces; ++p, off = 0) {
+                const int64_t n = piece_words - off < kc - u ? piece_words - off : kc - u;
+                const uint64_t *sp = s[p] + off;
+                for (int64_t i = 0; i < n; ++i)
+                    d[(u + i) * G] = sp[i];
+                u += n;
+            }
+            for (; u < kc; ++u)
+                d[u * G] = 0;
+            continue;
+        }
         for (int64_t u = 0; u < kc; ++u, d += G * pw) {
             uint64_t tmp[16];  /* unit_words <= 16 */
             const uint64_t *words = tmp;

@@ -34,6 +34,28 @@
 #define VA 12
 #define VW 16
 
+/* One row of the store in kernels.h: acc = s[x][0..15] as int64, shift/neg or mult the factor 2^j mult. */
+static inline __attribute__((always_inline)) AVX512 void store_row(int32_t *c, __m512i acc0, __m512i acc1,
+                                                                   __mmask16 mask, int full, int set, int32_t bias,
+                                                                   int pow2, int neg, int shift, uint32_t mult)
+{
+    /* the low 32 bits of each 64-bit lane of two vectors, in order: int64 sums -> 16 int32 */
+    const __m512i low = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    __m512i v = _mm512_permutex2var_epi32(acc0, low, acc1);
+    /* s * 2^j * mult modulo 2^32: a shift for the driver's factors +-2^i (vpmulld is 2 uops) */
+    v = pow2 ? _mm512_sll_epi32(v, _mm_cvtsi32_si128(shift)) : _mm512_mullo_epi32(v, _mm512_set1_epi32((int32_t)mult));
+    __m512i base;
+    if (set)
+        base = _mm512_set1_epi32(bias);
+    else
+        base = full ? _mm512_loadu_si512((const void *)c) : _mm512_maskz_loadu_epi32(mask, c);
+    v = neg ? _mm512_sub_epi32(base, v) : _mm512_add_epi32(base, v);
+    if (full)
+        _mm512_storeu_si512((void *)c, v);
+    else
+        _mm512_mask_storeu_epi32(c, mask, v);
+}
+
 /* The kernel for one value of na; called with na = 1 as a constant, so that the
  * binary case keeps its row bookkeeping out of the loop. */
 static inline __attribute__((always_inline)) AVX512 void sweep(int64_t kv, const uint64_t *a, int64_t rows,
@@ -41,16 +63,25 @@ static inline __attribute__((always_inline)) AVX512 void sweep(int64_t kv, const
                                                                int64_t ldc, int ncols, int32_t bias, int32_t mult,
                                                                int accumulate)
 {
-    /* the low 32 bits of each 64-bit lane of two vectors, in order: int64 sums -> 16 int32 */
-    const __m512i low = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __mmask16 mask = (__mmask16)(ncols >= VW ? 0xffff : (1u << ncols) - 1);
+    const int full = ncols == VW;
+    /* mult = +-2^e: the product is a shift by e + j, subtracted when negative */
+    const int neg = mult < 0;
+    const uint32_t mag = neg ? 0u - (uint32_t)mult : (uint32_t)mult;
+    const int pow2 = mag && !(mag & (mag - 1));
+    const int e = pow2 ? __builtin_ctz(mag) : 0;
     int j = 0;  /* the output row c and plane j of the next virtual row (kernels.h) */
     for (int64_t x0 = 0; x0 < rows; x0 += VA, a += kv * VA) {
         __m512i acc[VA][2];
-        for (int x = 0; x < VA; ++x)
-            acc[x][0] = acc[x][1] = _mm512_setzero_si512();
-        const uint64_t *au = a, *wu = w;
-        for (int64_t u = 0; u < kv; ++u, au += VA, wu += VW) {
+        const __m512i w0 = _mm512_loadu_si512((const void *)w), w1 = _mm512_loadu_si512((const void *)(w + 8));
+        /* the first unit sets the accumulators (kv >= 1) */
+        for (int x = 0; x < VA; ++x) {
+            const __m512i ax = _mm512_set1_epi64((long long)a[x]);
+            acc[x][0] = _mm512_popcnt_epi64(_mm512_xor_si512(ax, w0));
+            acc[x][1] = _mm512_popcnt_epi64(_mm512_xor_si512(ax, w1));
+        }
+        const uint64_t *au = a + VA, *wu = w + VW;
+        for (int64_t u = 1; u < kv; ++u, au += VA, wu += VW) {
             const __m512i w0 = _mm512_loadu_si512((const void *)wu), w1 = _mm512_loadu_si512((const void *)(wu + 8));
             for (int x = 0; x < VA; ++x) {
                 const __m512i ax = _mm512_set1_epi64((long long)au[x]);
@@ -58,25 +89,17 @@ static inline __attribute__((always_inline)) AVX512 void sweep(int64_t kv, const
                 acc[x][1] = _mm512_add_epi64(acc[x][1], _mm512_popcnt_epi64(_mm512_xor_si512(ax, w1)));
             }
         }
-        const int m = rows - x0 < VA ? (int)(rows - x0) : VA;
-        for (int x = 0; x < VA; ++x) {
-            if (x >= m)
-                break;
-            __m512i v = _mm512_permutex2var_epi32(acc[x][0], low, acc[x][1]);
-            v = _mm512_mullo_epi32(v, _mm512_set1_epi32((int32_t)((uint32_t)mult << j)));
-            const int set = !accumulate && j == 0;
-            if (ncols == VW) {
-                const __m512i base = set ? _mm512_set1_epi32(bias) : _mm512_loadu_si512((const void *)c);
-                _mm512_storeu_si512((void *)c, _mm512_add_epi32(base, v));
-            } else {
-                const __m512i base = set ? _mm512_set1_epi32(bias) : _mm512_maskz_loadu_epi32(mask, c);
-                _mm512_mask_storeu_epi32(c, mask, _mm512_add_epi32(base, v));
+        const int64_t m = rows - x0;
+#pragma GCC unroll 12
+        for (int x = 0; x < VA; ++x)
+            if (x < m) {
+                store_row(c, acc[x][0], acc[x][1], mask, full, !accumulate && j == 0, bias, pow2, neg, e + j,
+                          (uint32_t)mult << j);
+                if (++j == na) {
+                    j = 0;
+                    c += ldc;
+                }
             }
-            if (++j == na) {
-                j = 0;
-                c += ldc;
-            }
-        }
     }
 }
 

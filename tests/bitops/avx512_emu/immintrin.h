@@ -142,4 +142,33 @@ static inline void _mm512_mask_storeu_epi32(void *p, __mmask16 k, __m512i a)
             ((uint32_t *)p)[i] = d[i];
 }
 
+static inline __m512i _mm512_sub_epi32(__m512i a, __m512i b)
+{
+    uint32_t x[16], y[16];
+    emu_get32(a, x), emu_get32(b, y);
+    for (int i = 0; i < 16; ++i)
+        x[i] -= y[i];
+    return emu_put32(x);
+}
+
+typedef struct {
+    uint64_t v[2];
+} __m128i;
+
+static inline __m128i _mm_cvtsi32_si128(int x)
+{
+    __m128i r = {{(uint32_t)x, 0}};
+    return r;
+}
+
+/* every element shifted left by the count in the low 64 bits of n; zero from 32 on */
+static inline __m512i _mm512_sll_epi32(__m512i a, __m128i n)
+{
+    uint32_t x[16];
+    emu_get32(a, x);
+    for (int i = 0; i < 16; ++i)
+        x[i] = n.v[0] < 32 ? x[i] << n.v[0] : 0;
+    return emu_put32(x);
+}
+
 #endif
