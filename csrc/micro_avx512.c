@@ -66,9 +66,9 @@ static inline __attribute__((always_inline)) AVX512 void sweep(int64_t kv, const
     const __mmask16 mask = (__mmask16)(ncols >= VW ? 0xffff : (1u << ncols) - 1);
     const int full = ncols == VW;
     /* mult = +-2^e: the product is a shift by e + j, subtracted when negative */
-    const int neg = mult < 0;
-    const uint32_t mag = neg ? 0u - (uint32_t)mult : (uint32_t)mult;
+    const uint32_t mag = mult < 0 ? 0u - (uint32_t)mult : (uint32_t)mult;
     const int pow2 = mag && !(mag & (mag - 1));
+    const int neg = pow2 && mult < 0;  /* vpmulld takes the sign with the factor */
     const int e = pow2 ? __builtin_ctz(mag) : 0;
     int j = 0;  /* the output row c and plane j of the next virtual row (kernels.h) */
     for (int64_t x0 = 0; x0 < rows; x0 += VA, a += kv * VA) {
