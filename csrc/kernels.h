@@ -9,10 +9,12 @@
  *
  *     panel[u][x] = unit u of virtual row x of the panel, `packed_words` words,
  *
- * with x < va in an A panel and x < vw in a W panel (the ISA's register tile:
- * 3 x 4 for the scalar and AVX2 kernels, BO_MICRO_VA x BO_MICRO_VW; the AVX-512
- * kernel's own); a panel's missing rows are zero. Zero words in both operands add no popcount,
- * so the padding is free of corrections. The AVX2 kernel stores a unit as its
+ * with x < va in an A panel and x < vw in a W panel: va x vw is the ISA's
+ * register tile (bo_isa), 3 x 4 for the scalar and AVX2 kernels and 12 x 16
+ * for AVX-512, whose units are single words so that a W unit is 16 columns'
+ * words side by side (micro_avx512.c). A panel's missing rows are zero. Zero
+ * words in both operands add no popcount, so the padding is free of
+ * corrections. The AVX2 kernel stores a unit as its
  * low nibbles, then its high nibbles (each byte & 0x0f, then >> 4 & 0x0f):
  * the driver splits every word once instead of the kernel splitting it for
  * every pair (micro_avx2.c).
