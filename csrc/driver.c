@@ -10,9 +10,10 @@
  * padding) and never materialised beyond one row block.
  *
  * Loops, outermost first:
- *   1. W is packed once per call, shared by the threads, in panels of 4
- *      virtual columns (column n, plane i): 4 columns of one plane, the Nb
- *      planes of those 4 columns in consecutive panels;
+ *   1. W is packed once per call, shared by the threads, in panels of vw
+ *      virtual columns (column n, plane i; vw = 4, or 16 for AVX-512): vw
+ *      columns of one plane, the Nb planes of those vw columns in
+ *      consecutive panels;
  *   2. row blocks go to the threads (dynamic schedule: on a shared machine a
  *      core may be slowed, and fixed shares would wait for it); a block's
  *      packed A (its virtual rows (row r, plane j)) fills half of L1;
@@ -120,11 +121,26 @@ static void pack(const bo_isa *isa, int G, const uint64_t *const *src, int64_t n
         uint64_t *d = dst + (x / G) * kc * G * pw + (x % G) * pw;
         if (x >= nrows || !src[x * npieces]) {
             for (int64_t u = 0; u < kc; ++u, d += G * pw)
-                memset(d, 0, sizeof(uint64_t) * (size_t)pw);
+                for (int i = 0; i < pw; ++i)
+                    d[i] = 0;
             continue;
         }
         const uint64_t *const *s = src + x * npieces;
         int64_t p = k0 * uw / piece_words, off = k0 * uw % piece_words;
+        if (uw == 1 && pw == 1) {
+            /* units of one plain word (scalar, AVX-512): a strided copy of each piece, then zeros */
+            int64_t u = 0;
+            for (; u < kc && p < npieces; ++p, off = 0) {
+                const int64_t n = piece_words - off < kc - u ? piece_words - off : kc - u;
+                const uint64_t *sp = s[p] + off;
+                for (int64_t i = 0; i < n; ++i)
+                    d[(u + i) * G] = sp[i];
+                u += n;
+            }
+            for (; u < kc; ++u)
+                d[u * G] = 0;
+            continue;
+        }
         for (int64_t u = 0; u < kc; ++u, d += G * pw) {
             uint64_t tmp[16];  /* unit_words <= 16 */
             const uint64_t *words = tmp;
@@ -158,10 +174,11 @@ static void pack(const bo_isa *isa, int G, const uint64_t *const *src, int64_t n
 static blocking plan_blocks(const problem *pb, int nthreads)
 {
     blocking b;
+    const int VA = pb->isa->va, VW = pb->isa->vw;
     const int64_t unit_bytes = 8 * (int64_t)pb->isa->packed_words;
     const int64_t kwords = pb->ntaps * pb->nw;
     b.nunits = (kwords + pb->isa->unit_words - 1) / pb->isa->unit_words;
-    int64_t kcmax = W_PANEL_BYTES / (BO_MICRO_VW * unit_bytes);
+    int64_t kcmax = W_PANEL_BYTES / (VW * unit_bytes);
     kcmax = kcmax > pb->isa->max_units ? pb->isa->max_units : kcmax < 1 ? 1 : kcmax;
     b.nchunks = (b.nunits + kcmax - 1) / kcmax;
     b.kc = (b.nunits + b.nchunks - 1) / b.nchunks;
@@ -174,20 +191,26 @@ static blocking plan_blocks(const problem *pb, int nthreads)
     const int64_t blocks = nthreads > 1 ? 16 * (int64_t)nthreads : 1;
     const int64_t share = (pb->rows + blocks - 1) / blocks;
     b.mr = b.mr > share ? share : b.mr;
-    /* whole A panels, so no block ends in a part-empty one */
-    const int64_t step = na % BO_MICRO_VA ? BO_MICRO_VA : 1;  /* BO_MICRO_VA is prime */
+    /* whole A panels, so no block ends in a part-empty one: mr * na a multiple of VA */
+    int g = VA, r = na;  /* g = gcd(VA, na) */
+    while (r) {
+        const int t = g % r;
+        g = r;
+        r = t;
+    }
+    const int64_t step = VA / g;
     if (b.mr > step)
         b.mr -= b.mr % step;
     b.mr = b.mr < 1 ? 1 : b.mr;
     b.mv = b.mr * na;
-    b.mvp = (b.mv + BO_MICRO_VA - 1) / BO_MICRO_VA * BO_MICRO_VA;
+    b.mvp = (b.mv + VA - 1) / VA * VA;
 
-    b.nvcp = (pb->cols + BO_MICRO_VW - 1) / BO_MICRO_VW * BO_MICRO_VW * pb->nb;
+    b.nvcp = (pb->cols + VW - 1) / VW * VW * pb->nb;
     if (pb->fused) {
         b.ncb = b.nvcp;
     } else {
         /* whole columns (nb planes) and whole W panels in a column block */
-        const int64_t step = BO_MICRO_VW * pb->nb;
+        const int64_t step = VW * pb->nb;
         b.ncb = SCRATCH_BYTES / (4 * b.mvp) / step * step;
         b.ncb = b.ncb < step ? step : b.ncb > b.nvcp ? b.nvcp : b.ncb;
     }
@@ -252,7 +275,7 @@ static void store_row(const problem *pb, int64_t row, int64_t n0, int64_t n, con
 static void epilogue(const problem *pb, const blocking *b, const scratch *s, int64_t r0, int64_t m, int64_t y0,
                      int64_t y1)
 {
-    const int na = pb->na, nb = pb->nb, VW = BO_MICRO_VW;
+    const int na = pb->na, nb = pb->nb, VW = pb->isa->vw;
     /* columns [n0, n0 + n): whole groups of VW columns, each in nb panels of VW virtual columns */
     const int64_t n0 = y0 / nb, n = (y1 / nb < pb->cols ? y1 / nb : pb->cols) - n0;
     for (int64_t r = 0; r < m; ++r) {
@@ -291,25 +314,26 @@ static void row_block(const problem *pb, const blocking *b, const uint64_t *wpac
 {
     const bo_isa *isa = pb->isa;
     const int64_t pw = isa->packed_words, mv = m * pb->na;
-    const int64_t wpanel_words = b->nunits * BO_MICRO_VW * pw;
+    const int VA = isa->va, VW = isa->vw;
+    const int64_t wpanel_words = b->nunits * VW * pw;
     a_sources(pb, r0, m, s);
     for (int64_t y0 = 0; y0 < b->nvcp; y0 += b->ncb) {
         const int64_t y1 = y0 + b->ncb < b->nvcp ? y0 + b->ncb : b->nvcp;
         for (int64_t ci = 0; ci < b->nchunks; ++ci) {
             const int64_t k0 = ci * b->kc, kc = b->nunits - k0 < b->kc ? b->nunits - k0 : b->kc;
             if (b->nchunks > 1 || y0 == 0)
-                pack(isa, BO_MICRO_VA, s->asrc, pb->ntaps, pb->nw, mv, k0, kc, s->apack);
-            for (int64_t y = y0; y < y1; y += BO_MICRO_VW) {
-                const uint64_t *wp = wpack + (y / BO_MICRO_VW) * wpanel_words + k0 * BO_MICRO_VW * pw;
+                pack(isa, VA, s->asrc, pb->ntaps, pb->nw, mv, k0, kc, s->apack);
+            for (int64_t y = y0; y < y1; y += VW) {
+                const uint64_t *wp = wpack + (y / VW) * wpanel_words + k0 * VW * pw;
                 if (pb->fused) {
-                    /* panel y: columns n .. n + 3 of W plane i (loop 1) */
-                    const int64_t n = y / (BO_MICRO_VW * pb->nb) * BO_MICRO_VW;
-                    const int i = (int)(y / BO_MICRO_VW % pb->nb);
-                    const int ncols = pb->cols - n < BO_MICRO_VW ? (int)(pb->cols - n) : BO_MICRO_VW;
+                    /* panel y: columns n .. n + VW - 1 of W plane i (loop 1) */
+                    const int64_t n = y / (VW * pb->nb) * VW;
+                    const int i = (int)(y / VW % pb->nb);
+                    const int ncols = pb->cols - n < VW ? (int)(pb->cols - n) : VW;
                     isa->micro(kc, s->apack, mv, pb->na, wp, (int32_t *)pb->out + r0 * pb->cols + n, pb->cols, ncols,
                                (int32_t)pb->full_scale, -2 * (1 << i), ci > 0 || i > 0);
                 } else {
-                    isa->micro(kc, s->apack, mv, 1, wp, s->sums + (y - y0), b->ncb, BO_MICRO_VW, 0, 1, ci > 0);
+                    isa->micro(kc, s->apack, mv, 1, wp, s->sums + (y - y0), b->ncb, VW, 0, 1, ci > 0);
                 }
             }
         }
@@ -322,13 +346,14 @@ static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 static int run(const problem *pb)
 {
     const bo_isa *isa = pb->isa;
+    const int VW = isa->vw;
     int nthreads = 1;
 #ifdef _OPENMP
     nthreads = omp_get_max_threads();
 #endif
     const blocking b = plan_blocks(pb, nthreads);
     const int64_t pw = isa->packed_words, kwords = pb->ntaps * pb->nw;
-    const int64_t npanels = b.nvcp / BO_MICRO_VW, row_blocks = (pb->rows + b.mr - 1) / b.mr;
+    const int64_t npanels = b.nvcp / VW, row_blocks = (pb->rows + b.mr - 1) / b.mr;
     const size_t wpack_bytes = round64(sizeof(uint64_t) * (size_t)(b.nvcp * b.nunits * pw));
 
     /* per-thread slab: apack | sums | vrow | asrc | npad | pad_taps | pix, each 64-byte aligned */
@@ -354,8 +379,8 @@ static int run(const problem *pb)
      * panel (n / VW) * nb + i, column n % VW; NULL (zeros) past the last column */
     const uint64_t *w = pb->g ? pb->g->w : pb->cv->w;
     for (int64_t y = 0; y < b.nvcp; ++y) {
-        const int64_t n = y / (BO_MICRO_VW * pb->nb) * BO_MICRO_VW + y % BO_MICRO_VW;
-        const int i = (int)(y / BO_MICRO_VW % pb->nb);
+        const int64_t n = y / (VW * pb->nb) * VW + y % VW;
+        const int i = (int)(y / VW % pb->nb);
         wsrc[y] = n < pb->cols ? w + ((int64_t)i * pb->cols + n) * kwords : NULL;
     }
 
@@ -378,8 +403,8 @@ static int run(const problem *pb)
         /* dynamic here too: a thread that the OS has parked must not hold the others at the barrier */
 #pragma omp for schedule(dynamic, 16)
         for (int64_t q = 0; q < npanels; ++q) {
-            const int64_t y = q * BO_MICRO_VW;
-            pack(isa, BO_MICRO_VW, wsrc + y, 1, kwords, BO_MICRO_VW, 0, b.nunits, wpack + q * b.nunits * BO_MICRO_VW * pw);
+            const int64_t y = q * VW;
+            pack(isa, VW, wsrc + y, 1, kwords, VW, 0, b.nunits, wpack + q * b.nunits * VW * pw);
         }
 #pragma omp for schedule(dynamic, 1)
         for (int64_t rb = 0; rb < row_blocks; ++rb) {

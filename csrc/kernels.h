@@ -9,24 +9,27 @@
  *
  *     panel[u][x] = unit u of virtual row x of the panel, `packed_words` words,
  *
- * with x < BO_MICRO_VA in an A panel and x < BO_MICRO_VW in a W panel; a
- * panel's missing rows are zero. Zero words in both operands add no popcount,
- * so the padding is free of corrections. The AVX2 kernel stores a unit as its
+ * with x < va in an A panel and x < vw in a W panel: va x vw is the ISA's
+ * register tile (bo_isa), 3 x 4 for the scalar and AVX2 kernels and 12 x 16
+ * for AVX-512, whose units are single words so that a W unit is 16 columns'
+ * words side by side (micro_avx512.c). A panel's missing rows are zero. Zero
+ * words in both operands add no popcount, so the padding is free of
+ * corrections. The AVX2 kernel stores a unit as its
  * low nibbles, then its high nibbles (each byte & 0x0f, then >> 4 & 0x0f):
  * the driver splits every word once instead of the kernel splitting it for
  * every pair (micro_avx2.c).
  *
  * micro(kv, a, rows, na, w, c, ldc, ncols, bias, mult, accumulate) sweeps
- * the `rows` virtual rows of an A block (ceil(rows / BO_MICRO_VA) consecutive
+ * the `rows` virtual rows of an A block (ceil(rows / va) consecutive
  * A panels of kv >= 1 units each) against one W panel of kv units. Virtual row
  * x is plane j = x % na of output row x / na; with
  *
- *     s[x][y] = sum_{u < kv} popcount(A[x][u] ^ W[y][u]),   x < rows, y < 4,
+ *     s[x][y] = sum_{u < kv} popcount(A[x][u] ^ W[y][u]),   x < rows, y < vw,
  *
  * it writes, in increasing x and in 32-bit arithmetic modulo 2^32,
  *
  *     c[(x / na) * ldc + y] = (accumulate || j > 0 ? c[(x / na) * ldc + y] : bias)
- *                             + 2^j * mult * s[x][y]                       for y < ncols <= 4.
+ *                             + 2^j * mult * s[x][y]                       for y < ncols <= vw.
  *
  * With bias = full_scale, mult = -2^(i+1) for W plane i, and accumulate set
  * for every plane i > 0 and every K chunk after the first, the output row
@@ -43,6 +46,7 @@
 
 #include "bitops.h"
 
+/* the register tile (va x vw) of the scalar and AVX2 kernels */
 #define BO_MICRO_VA 3
 #define BO_MICRO_VW 4
 
@@ -57,6 +61,7 @@ typedef struct {
     int nibbles;        /* 1: a unit is packed as its low nibbles, then its high nibbles */
     int64_t max_units;  /* most units per micro-kernel call */
     bo_micro_fn micro;
+    int va, vw;         /* virtual rows per A panel, virtual columns per W panel */
 } bo_isa;
 
 extern const bo_isa bo_isa_scalar, bo_isa_avx2, bo_isa_avx512;

@@ -143,4 +143,4 @@ AVX2 static void micro_avx2(BO_MICRO_ARGS)
         sweep(kv, a, rows, na, w, c, ldc, ncols, bias, mult, accumulate);
 }
 
-const bo_isa bo_isa_avx2 = {4, 8, 1, MAX_UNITS, micro_avx2};
+const bo_isa bo_isa_avx2 = {4, 8, 1, MAX_UNITS, micro_avx2, BO_MICRO_VA, BO_MICRO_VW};

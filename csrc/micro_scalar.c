@@ -18,4 +18,4 @@ static void micro_scalar(BO_MICRO_ARGS)
 }
 
 /* 1024 words per unit row keeps a 4-column W panel within 32 KiB; int64 sums never overflow. */
-const bo_isa bo_isa_scalar = {1, 1, 0, 1024, micro_scalar};
+const bo_isa bo_isa_scalar = {1, 1, 0, 1024, micro_scalar, BO_MICRO_VA, BO_MICRO_VW};

@@ -1,8 +1,8 @@
 """Shapes that cross the blocked driver's boundaries (csrc/driver.c), on every kernel path and 1 or 2 threads.
 
-The driver cuts K into chunks (AVX2: 31 units of 256 bits), rows into blocks
+The driver cuts K into chunks (AVX2: 31 units of 256 bits; AVX-512: 64 words), rows into blocks
 over the threads, multi-branch columns into blocks whose popcount sums it folds
-in an epilogue, and W into panels of 4 virtual columns; binary products go
+in an epilogue, and W into panels of 4 virtual columns (AVX-512: 16); binary products go
 straight into the output. These cases put an edge of each inside the operands:
 K past one chunk, odd rows and columns, more columns than one column block,
 an odd number of planes, padding on every side."""
@@ -36,6 +36,10 @@ def branches_only():
     (1, 3, 9, 130, 7937),     # K one bit past 31 units
     (2, 2, 64, 1200, 7937),   # two K chunks within each of several column blocks
     (8, 8, 5, 7, 40000),      # int64 results: popcount sums and the epilogue, six K chunks
+    # AVX-512: 12 x 16 tiles of one-word units, 64 words per K chunk
+    (5, 1, 37, 17, 4097),     # 5 planes: row blocks of 12 rows; a W panel with one column; K one bit past a chunk
+    (1, 2, 12, 16, 4096),     # exactly one tile and one chunk
+    (6, 3, 10, 33, 1000),     # 6 planes: an output row's planes span two A panels; three W panels
 ])
 def test_gemm_across_block_edges(a_bits, w_bits, rows, cols, k, kernel_path, threads, branches_only):
     rng = np.random.default_rng(rows * cols + k)
