@@ -6,7 +6,7 @@ An M-bit x N-bit layer runs as M*N binary layers weighted by powers of two
 __version__ = "0.1.0"
 
 from bitops.encoding import Encoded, encode, pack_bits, unpack_bits
-from bitops.kernels import bgemm, explain, mbconv2d, mbgemm, set_integer_path
+from bitops.kernels import bgemm, explain, get_integer_path, mbconv2d, mbgemm, set_integer_path
 from bitops.quant import QTensor, qconv2d, qlinear
 from bitops.transforms import Affine, Thresholds
 from bitops.runtime_config import (
@@ -33,7 +33,7 @@ def load(path, **kwargs):
 __all__ = [
     "load", "FormatError",
     "Encoded", "encode", "pack_bits", "unpack_bits",
-    "bgemm", "mbgemm", "mbconv2d", "explain", "set_integer_path",
+    "bgemm", "mbgemm", "mbconv2d", "explain", "set_integer_path", "get_integer_path",
     "QTensor", "qlinear", "qconv2d", "Affine", "Thresholds",
     "cpu_features", "set_num_threads", "get_num_threads",
     "get_kernel_path", "set_kernel_path", "available_kernel_paths",

@@ -17,17 +17,19 @@ from bitops.encoding import Encoded
 from bitops.format import accumulator_needs_int64, e_max, integer_row_width
 from bitops.transforms import Thresholds, check_transform
 
-__all__ = ["bgemm", "mbgemm", "mbconv2d", "conv_geometry", "ConvGeometry", "explain", "set_integer_path"]
+__all__ = ["bgemm", "mbgemm", "mbconv2d", "conv_geometry", "ConvGeometry", "explain", "set_integer_path",
+           "get_integer_path"]
 
 # Branches cost Ma*Mw xor-popcounts per bit pair; the integer path (csrc/qgemm.c)
 # costs about the same per MAC whatever the narrow widths. On the 1024^3 GEMM
 # of `bitops bench --only gemm --threads 1 --bits all` (docs/benchmarks.md) W1A2
 # on branches took 6.2 ms and W1A3..W2A8 on the integer path 8.8-9.9 ms, so
 # branches win up to two branch pairs. On the "amx" path the integer path runs on AMX tiles
-# (1024 u8 x s8 MACs per instruction) and took 1.5 ms for every width on that GEMM against
-# 5.0 ms for W1A2 on branches, so from two pairs up it is the integer path there.
+# (1024 u8 x s8 MACs per instruction) and beats even one branch pair: W1A1 1024^3 took 0.90 ms
+# there against 1.05 ms on the AVX-512 popcount kernel, and the W1A1 conv 56x56x256 -> 256
+# 1.67 ms against 1.82 ms (one thread, best of 6 x 15 calls, interleaved in one process).
 INTEGER_PATH_MIN_PAIRS = 3
-INTEGER_PATH_MIN_PAIRS_AMX = 2
+INTEGER_PATH_MIN_PAIRS_AMX = 1
 _integer_policy = os.environ.get("BITOPS_INTEGER_PATH", "auto")
 
 # Integer-path kernels (csrc/qgemm.c), by how large a u8 x s8 pair of products can grow.
@@ -57,6 +59,11 @@ def integer_kernel(a_bits, w_bits, force_int16=False, path=None):
     how = " (the 6-row tile in two halves of 3)" if period == 2 else ""
     return Q_ACC16, period, (f"u8 x s8 products (vpmaddubsw) summed in int16 for {period} steps of 4{how}, "
                              f"then widened (pairs reach {pair})")
+
+
+def get_integer_path():
+    """The integer-path policy in use (see set_integer_path)."""
+    return _integer_policy
 
 
 def set_integer_path(policy):

@@ -56,6 +56,9 @@ class Runner:
               wider weights is a different problem for it); None when it does not apply
     may_be_wrong: the peer is timed and shown even when check() finds wrong values (their
               maximum error is reported, and it is no baseline); otherwise check() raises
+    variant : "" for bitops' automatic kernel choice; "popcount" for the branch kernels forced
+              where the automatic choice is an integer path (W1A1 on AMX), so that the popcount
+              kernel's share of the roofline stays measured
     """
 
     name: str
@@ -74,6 +77,7 @@ class Runner:
     timer: Optional[Callable[[int], float]] = None  # seconds per call of `number` calls, timed by the peer itself
     weight_bits: Optional[int] = None
     may_be_wrong: bool = False
+    variant: str = ""  # a bitops kernel forced off its automatic choice (shown, not a target row)
 
     def check(self):
         """Run once and compare with the oracle; returns the maximum absolute error (0.0 = exact)."""
@@ -191,22 +195,43 @@ def _explain(a, w, kind):
     return bitops.get_kernel_path(), None
 
 
-def bitops_runner(ops_, w_bits, a_bits, threads):
+@contextlib.contextmanager
+def integer_policy(policy):
+    """bitops' integer-path policy set to `policy` inside the block (None: left as it is)."""
+    before = bitops.get_integer_path()
+    if policy is not None:
+        bitops.set_integer_path(policy)
+    try:
+        yield
+    finally:
+        bitops.set_integer_path(before)
+
+
+def bitops_runner(ops_, w_bits, a_bits, threads, variant=""):
+    """bitops at Ww Aa; variant "popcount" forces the branch (xor-popcount) kernels."""
     case = ops_.case
+    policy = {"": None, "popcount": "never"}[variant]
     a = bitops.encode(ops_.codes(a_bits, "a"), a_bits)
     w = bitops.encode(ops_.codes(w_bits, "w"), w_bits)
     if case.kind == "gemm":
-        run = lambda: bitops.mbgemm(a, w)  # noqa: E731
+        call = lambda: bitops.mbgemm(a, w)  # noqa: E731
     else:
         st, pad = case.stride, case.padding
-        run = lambda: bitops.mbconv2d(a, w, stride=st, padding=pad)  # noqa: E731
+        call = lambda: bitops.mbconv2d(a, w, stride=st, padding=pad)  # noqa: E731
+
+    def run():
+        if policy is None:
+            return call()
+        with integer_policy(policy):
+            return call()
 
     def expected():
         return ops_.oracle(("E", w_bits, a_bits), lambda: ops_.product(ops_.values(a_bits, "a"), ops_.values(w_bits, "w")))
 
-    path, details = _explain(a, w, case.kind)
+    with integer_policy(policy):
+        path, details = _explain(a, w, case.kind)
     return Runner(
-        name=f"bitops {config_name(w_bits, a_bits)}",
+        name=f"bitops {config_name(w_bits, a_bits)}" + (f" {variant}" if variant else ""),
         case=case,
         threads=threads,
         run=run,
@@ -217,6 +242,7 @@ def bitops_runner(ops_, w_bits, a_bits, threads):
         path=path,
         explain=details,
         thread_scope=lambda: bitops_threads(threads),
+        variant=variant,
     )
 
 
@@ -549,6 +575,9 @@ def runners(case, threads, bit_configs, ops_=None, peers=True):
     (LCE in-process only; see LceWorker for LCE in another Python)."""
     ops_ = ops_ if ops_ is not None else Operands(case)
     out = [bitops_runner(ops_, w, a, threads) for (w, a) in bit_configs]
+    # Where W1A1 itself goes to an integer path (AMX), the popcount kernel is timed beside it.
+    if (1, 1) in bit_configs and bitops.explain((1, 1, 64))["method"] != "branches":
+        out.insert(bit_configs.index((1, 1)) + 1, bitops_runner(ops_, 1, 1, threads, variant="popcount"))
     if not peers:
         return out
     st = status()

@@ -305,6 +305,8 @@ def test_width_matrix_lays_out_every_width_run():
     rows = [{"kind": "gemm", "bitops": True, "threads": 1, "bits": b, "vs_ort_int8": v}
             for b, v in (("W1A1", 4.0), ("W2A3", 1.25), ("W2A1", 2.0))]
     rows.append({"kind": "gemm", "bitops": True, "threads": 2, "bits": "W1A3", "vs_ort_int8": 9.0})
+    rows.append({"kind": "gemm", "bitops": True, "threads": 1, "bits": "W1A1", "vs_ort_int8": 0.5,
+                 "variant": "popcount"})  # a forced kernel beside the automatic one: not a cell
     lines = report.width_matrix(rows, min_widths=2)
     assert lines[3:] == ["| weights \\ activations | A1 | A3 |", "|---|---:|---:|", "| W1 | 4.00 |  |",
                          "| W2 | 2.00 | 1.25 |"]
@@ -345,3 +347,18 @@ def test_ort_int8_routes_script_times_and_checks_every_route(capsys):
     assert [line.split()[1] for line in lines] == ["u8s8", "u8s8", "u8u8", "s8u8", "s8s8"]
     assert all(line.endswith("exact") for line in lines[2:])  # u8u8, s8u8 and s8s8 are exact everywhere
     assert lines[0].endswith("exact")  # 7-bit weights never saturate
+
+
+def test_popcount_variant_row_carries_the_roofline_target_only():
+    """Where W1A1 goes to AMX, the forced popcount row measures the roofline share; the
+    automatic row (what users get) carries the peer targets, and the variant is no second row."""
+    base = {"kind": "gemm", "threads": 1, "bitops": True, "bits": "W1A1"}
+    rows = [dict(base, name="bitops W1A1", variant="", roofline_fraction=1.2, vs_numpy_f32=17.0, vs_ort_int8=1.6),
+            dict(base, name="bitops W1A1 popcount", variant="popcount", roofline_fraction=0.85, vs_numpy_f32=14.0,
+                 vs_ort_int8=1.3)]
+    targets = {t["id"]: [] for t in report.evaluate_targets(rows)}
+    for t in report.evaluate_targets(rows):
+        targets[t["id"]].append(t["measured"])
+    assert targets["w1a1_gemm_roofline"] == [0.85]
+    assert targets["w1a1_gemm_vs_numpy"] == [17.0]
+    assert targets["gemm_vs_ort_int8"] == [1.6]
