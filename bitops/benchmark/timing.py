@@ -2,8 +2,11 @@
 
 Absolute times on a shared 2-core machine drift by 30% or more between
 minutes, so the runners of one case are timed in rounds: each round times every
-runner once (the start rotates each round), so bitops and its peers see the
-same background load, and ratios taken from the best of each are fair. Within
+runner once, in an order shuffled each round (seeded, so runs repeat), so
+bitops and its peers see the same background load and no runner always follows
+the same one (a runner's after-effects on the caches, or on the clock of a core
+that has just run AMX or AVX-512 code, would otherwise land on one neighbour
+every round), and ratios taken from the best of each are fair. Within
 a sample, a call shorter than `min_sample` seconds is repeated `number` times
 (chosen at warm-up) and the mean is kept, so timer resolution never dominates.
 
@@ -11,6 +14,7 @@ Only `runner.run()` is inside the timed region; thread settings are applied
 around it (`runner.thread_scope()`), outside the clock.
 """
 import math
+import random
 import statistics
 import time
 from dataclasses import dataclass
@@ -55,13 +59,14 @@ def measure(runners, repeat=5, warmup=1, min_sample=0.02, progress=None, each_ro
         t = _sample(r, 1)  # the last warm-up call also sizes the sample
         numbers.append(max(1, math.ceil(min_sample / max(t, 1e-9))))
     samples = [[] for _ in runners]
-    order = list(range(len(runners)))
+    shuffle = random.Random(0).shuffle
     for rnd in range(repeat):
         if progress is not None:
             progress(f"round {rnd + 1}/{repeat}")
         if each_round is not None:
             each_round()
-        rot = order[rnd % len(order):] + order[: rnd % len(order)]
-        for i in rot:
+        order = list(range(len(runners)))
+        shuffle(order)
+        for i in order:
             samples[i].append(_sample(runners[i], numbers[i]))
     return [Timing(min(s), statistics.median(s), s, n) for s, n in zip(samples, numbers)]

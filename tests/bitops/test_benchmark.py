@@ -237,13 +237,20 @@ def _fake(name, log, seconds=0.0, threads=1, case=cases.QUICK["gemm"], bits=None
                         ops=case.macs * (bits[0] * bits[1] if bits else 1), is_bitops=bits is not None)
 
 
-def test_measure_interleaves_and_rotates():
+def test_measure_interleaves_and_shuffles():
     log = []
-    rs = [_fake(n, log) for n in "abc"]
-    out = timing.measure(rs, repeat=3, warmup=1, min_sample=0)
-    assert log[:3] == ["a", "b", "c"]  # warm-up
-    assert log[3:] == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
-    assert all(t.best <= t.median and len(t.samples) == 3 and t.number == 1 for t in out)
+    rs = [_fake(n, log) for n in "abcd"]
+    out = timing.measure(rs, repeat=6, warmup=1, min_sample=0)
+    assert log[:4] == ["a", "b", "c", "d"]  # warm-up
+    rounds = [log[4 + 4 * i: 8 + 4 * i] for i in range(6)]
+    assert all(sorted(r) == ["a", "b", "c", "d"] for r in rounds)  # every runner once per round
+    # the order changes between rounds, so a runner does not always follow the same one
+    assert len({tuple(r) for r in rounds}) > 1
+    assert len({r[r.index("a") - 1] for r in rounds if r[0] != "a"}) > 1
+    assert all(t.best <= t.median and len(t.samples) == 6 and t.number == 1 for t in out)
+    log.clear()
+    timing.measure(rs, repeat=6, warmup=1, min_sample=0)
+    assert [log[4 + 4 * i: 8 + 4 * i] for i in range(6)] == rounds  # seeded: runs repeat
 
 
 def test_measure_uses_a_peer_timer():
