@@ -696,7 +696,8 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
         free(pix_sum), free(t_sum), free(zero), free(col_term);
         return BO_ERR_NOMEM;
     }
-#pragma omp parallel for schedule(static)
+    /* (A GEMM's planes are summed per block instead; no thread team is started for nothing.) */
+#pragma omp parallel for schedule(static) if (q->x != NULL)
     for (int64_t p = 0; p < (q->x ? pixels : 0); ++p)
         pix_sum[p] = q_code_sum(q->x + p * cpad, cpad, use_asm);
     for (int64_t o = 0; o < n; ++o) {
