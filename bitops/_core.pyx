@@ -332,14 +332,17 @@ def decode_codes(const uint64_t[:, :, ::1] planes, int64_t k, int64_t kpad):
     return out
 
 
-def _empty_aligned(shape, dtype):
+def _empty_aligned(tuple shape, dtype):
     """np.empty(shape, dtype) starting on a 64-byte boundary: kernel outputs and packed weights, so
-    that no 64-byte store or tile row straddles two cache lines (numpy aligns to 16 bytes only)."""
-    dtype = np.dtype(dtype)
-    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    buf = np.empty(size + 64, dtype=np.uint8)
-    off = (-buf.ctypes.data) % 64
-    return buf[off:off + size].view(dtype).reshape(shape)
+    that no 64-byte store or tile row straddles two cache lines (numpy aligns to 16 bytes only).
+    Few Python operations: it runs right after a kernel has pushed the interpreter out of cache."""
+    cdef cnp.dtype dt = np.dtype(dtype)
+    cdef int64_t size = dt.itemsize, d
+    for d in shape:
+        size *= d
+    cdef cnp.ndarray buf = np.empty(size + 64, dtype=np.uint8)
+    cdef int64_t off = (64 - <int64_t>(<size_t>cnp.PyArray_DATA(buf) % 64)) % 64
+    return buf[off:off + size].view(dt).reshape(shape)
 
 
 def q_pack_weights(const uint64_t[:, :, ::1] planes, int64_t n, int64_t taps, int64_t c, int64_t cpad, int kind):

@@ -80,10 +80,23 @@ def _min_pairs(path):
     return INTEGER_PATH_MIN_PAIRS_AMX if path == "amx" else INTEGER_PATH_MIN_PAIRS
 
 
+_PATH_NAMES = tuple(_core.path_names())
+_plans = {}
+
+
 def _gemm_plan(a_bits, w_bits, k):
-    """How mbgemm computes a (k, a_bits, w_bits) product: a dict that explain() shows."""
+    """How mbgemm computes a (k, a_bits, w_bits) product: a dict that explain() shows (a copy of
+    the one kept per arguments, kernel path and policy: a call on a large product follows the
+    kernel's sweep through the caches, where every Python operation is slow)."""
+    key = (a_bits, w_bits, k, _core.get_path(), _integer_policy)
+    plan = _plans.get(key)
+    if plan is None:
+        plan = _plans[key] = _make_gemm_plan(a_bits, w_bits, k, _PATH_NAMES[key[3]])
+    return dict(plan)
+
+
+def _make_gemm_plan(a_bits, w_bits, k, path):
     out64 = accumulator_needs_int64(k, a_bits, w_bits)
-    path = _core.path_names()[_core.get_path()]
     pairs = a_bits * w_bits
     plan = {"kernel_path": path, "branch_pairs": pairs, "accumulator": "int64" if out64 else "int32"}
     if path == "reference":
