@@ -40,7 +40,7 @@ cdef extern from "bitops.h" nogil:
         int out64
         const bo_output *transform
     ctypedef struct bo_cpu_features:
-        int popcnt, avx2, avx512f, avx512bw, avx512vpopcntdq, os_avx, os_avx512, amx_int8
+        int popcnt, avx2, avx512f, avx512bw, avx512vpopcntdq, os_avx, os_avx512, amx_int8, avx512vbmi, gfni
     int BO_PATH_COUNT
     void bo_pack_rows(const uint8_t *bits, int64_t rows, int64_t k, uint64_t *words)
     void bo_unpack_rows(const uint64_t *words, int64_t rows, int64_t k, uint8_t *bits)
@@ -269,7 +269,8 @@ def cpu_flags():
     bo_cpu_detect(&f)
     return {"popcnt": bool(f.popcnt), "avx2": bool(f.avx2), "avx512f": bool(f.avx512f),
             "avx512bw": bool(f.avx512bw), "avx512vpopcntdq": bool(f.avx512vpopcntdq),
-            "os_avx": bool(f.os_avx), "os_avx512": bool(f.os_avx512), "amx_int8": bool(f.amx_int8)}
+            "os_avx": bool(f.os_avx), "os_avx512": bool(f.os_avx512), "amx_int8": bool(f.amx_int8),
+            "avx512vbmi": bool(f.avx512vbmi), "gfni": bool(f.gfni)}
 
 
 def path_names():

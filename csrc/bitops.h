@@ -149,6 +149,7 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q);
 typedef struct {
     int popcnt, avx2, avx512f, avx512bw, avx512vpopcntdq, os_avx, os_avx512;
     int amx_int8;   /* AMX-TILE and AMX-INT8, tile state enabled by the OS and granted to this process */
+    int avx512vbmi, gfni;  /* byte permutes and GF(2) affine transforms: the fast plane decode */
 } bo_cpu_features;
 
 void bo_cpu_detect(bo_cpu_features *f);

@@ -57,6 +57,8 @@ void bo_cpu_detect(bo_cpu_features *f)
         f->avx512f = ((b >> 16) & 1) && f->os_avx512;
         f->avx512bw = ((b >> 30) & 1) && f->os_avx512;
         f->avx512vpopcntdq = ((c >> 14) & 1) && f->os_avx512;
+        f->avx512vbmi = ((c >> 1) & 1) && f->os_avx512;
+        f->gfni = (c >> 8) & 1;
         const int amx_tile = (d >> 24) & 1, amx_int8 = (d >> 25) & 1;
         const int os_amx = f->os_avx512 && (read_xcr0() & 0x60000) == 0x60000;  /* XTILECFG, XTILEDATA */
         f->amx_int8 = amx_tile && amx_int8 && os_amx && amx_permitted();

@@ -80,6 +80,38 @@ __attribute__((target("avx512f,avx512bw"))) static int64_t decode_row_avx512(con
     return k64;
 }
 
+/* 64 codes at a time as 8 x 8 bit transposes: the chunk's word of every plane in one register,
+ * a byte permute that puts byte j of plane m into byte 7 - m of qword j, and a GF(2)
+ * affine transform with that qword as the matrix: for x = 1 << c it returns bit i = bit c of
+ * matrix byte 7 - i, i.e. bit c of plane i: the code of 8j + c. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi,gfni"))) static int64_t
+decode_row_gfni(const uint64_t *planes, int nbits, int64_t rows, int64_t r, int64_t k, uint8_t *u)
+{
+    const int64_t nw = bo_words_for(k), k64 = k / 64 * 64;
+    uint8_t perm[64];
+    for (int j = 0; j < 8; ++j)
+        for (int m = 0; m < 8; ++m)
+            perm[8 * j + 7 - m] = (uint8_t)(8 * m + j);
+    const __m512i idx = _mm512_loadu_si512(perm);
+    const __m512i unit = _mm512_set1_epi64((int64_t)0x8040201008040201ull);
+    const int64_t stride = rows * nw;  /* words from one plane to the next */
+    const __mmask8 have = (__mmask8)((1u << nbits) - 1);
+    const uint64_t *row = planes + r * nw;
+    for (int64_t i = 0; i < k64; i += 64) {
+        /* Eight plain loads, not a gather: gathers are slow on CPUs with the GDS mitigation.
+         * Missing planes read plane 0 and are masked to zero. */
+        const uint64_t *w = row + i / 64;
+        const __m512i words = _mm512_maskz_mov_epi64(have, _mm512_setr_epi64(
+            (int64_t)w[0], (int64_t)w[nbits > 1 ? stride : 0], (int64_t)w[nbits > 2 ? 2 * stride : 0],
+            (int64_t)w[nbits > 3 ? 3 * stride : 0], (int64_t)w[nbits > 4 ? 4 * stride : 0],
+            (int64_t)w[nbits > 5 ? 5 * stride : 0], (int64_t)w[nbits > 6 ? 6 * stride : 0],
+            (int64_t)w[nbits > 7 ? 7 * stride : 0]));
+        const __m512i t = _mm512_permutexvar_epi8(idx, words);
+        _mm512_storeu_si512(u + i, _mm512_gf2p8affine_epi64_epi8(unit, t, 0));
+    }
+    return k64;
+}
+
 /* Codes [start, k) of row r (start a multiple of 8), eight at a time through SPREAD. */
 static void decode_row_table(const uint64_t *planes, int nbits, int64_t rows, int64_t r, int64_t start, int64_t k,
                              uint8_t *u)
@@ -102,9 +134,19 @@ static void decode_row_table(const uint64_t *planes, int nbits, int64_t rows, in
 
 void bo_decode_row(const uint64_t *planes, int nbits, int64_t rows, int64_t r, int64_t k, uint8_t *u)
 {
+    /* The transposes on the amx path (every AMX CPU has GFNI and VBMI, checked once anyway), the
+     * mask adds on the avx512 one: so that a machine with AMX tests both. */
+    static int gfni = -1;
+    if (gfni < 0) {
+        bo_cpu_features f;
+        bo_cpu_detect(&f);
+        gfni = f.avx512vbmi && f.gfni;
+    }
     const int path = bo_get_path();
-    const int64_t done = path >= BO_PATH_AVX512 ? decode_row_avx512(planes, nbits, rows, r, k, u)
-                         : path >= BO_PATH_AVX2 ? decode_row_avx2(planes, nbits, rows, r, k, u) : 0;
+    const int64_t done = path >= BO_PATH_AMX && gfni ? decode_row_gfni(planes, nbits, rows, r, k, u)
+                         : path >= BO_PATH_AVX512 ? decode_row_avx512(planes, nbits, rows, r, k, u)
+                         : path >= BO_PATH_AVX2   ? decode_row_avx2(planes, nbits, rows, r, k, u)
+                                                  : 0;
     if (done < k)
         decode_row_table(planes, nbits, rows, r, done, k, u);
 }

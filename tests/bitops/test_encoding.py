@@ -61,3 +61,19 @@ def test_truncate_keeps_top_branches(bits, seed, data):
     np.testing.assert_array_equal(top.values(), e_values(q >> r, keep))
     # E = 2^r E' + d with |d| <= 2^r - 1
     assert np.abs(full.values() - (top.values() << r)).max() <= 2**r - 1
+
+
+@pytest.mark.parametrize("bits", range(1, 9))
+def test_plane_decode_on_every_path(bits, kernel_path):
+    """The integer path's plane decode (64 codes per step as 8 x 8 bit transposes on the amx path,
+    as mask adds on avx512, 32 on avx2, a table below and for the tails) gives back every code,
+    with K around the 64-code steps and a padded row width."""
+    from bitops import _core
+
+    rng = np.random.default_rng(bits)
+    for k in (1, 7, 63, 64, 65, 130, 1000):
+        q = rng.integers(0, 2**bits, (19, k))
+        kpad = -(-k // 4) * 4 + 4
+        got = _core.decode_codes(bitops.encode(q, bits).flat_planes, k, kpad)
+        np.testing.assert_array_equal(got[:, :k], q, err_msg=f"k={k}")
+        assert not got[:, k:].any()
