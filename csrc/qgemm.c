@@ -25,11 +25,11 @@
  *               (W6A8, W7A7, W8A6) the tile runs as two halves of 3 rows, which
  *               leaves the registers to sum two steps (q_tile_p2).
  *   BO_Q_U8     p <= 32767 (W7A8, W8A7): widened every step.
- *
- * The tile finishes its int32 results into the output rows itself
- * (q_finish) unless a transform or an int64 result needs the general store.
  *   BO_Q_I16    W8A8, where a u8 x s8 pair can saturate: vpmaddwd on int16
  *               u_a and s_w (16 MACs per instruction).
+ *
+ * These tiles finish their int32 results into the output rows themselves
+ * (q_finish) unless a transform or an int64 result needs the general store.
  *
  *   BO_Q_AMX    AMX tiles (path "amx"): tdpbusd multiplies 16 x 64 u8 codes by
  *               64 x 16 s8 weights into 16 x 16 int32 sums, exact for every W, A.
@@ -38,7 +38,9 @@
  *               with K padded with zeros to whole tiles of 64. Activations are
  *               row-major, one row of kpad bytes per output pixel (a GEMM's
  *               decoded rows are read in place), and a 32 x 32 block of outputs
- *               (2 A tiles x 2 B tiles, 4 accumulator tiles) is swept over K.
+ *               (2 A tiles x 2 B tiles, 4 accumulator tiles) is swept over K;
+ *               whole blocks are stored into the output by the tiles and
+ *               finished there (q_amx_rows).
  *
  * Blocking (GotoBLAS): the weights are packed once into panels of 16 output
  * channels, K-interleaved so one 32-byte load feeds 8 channels; each thread
