@@ -87,11 +87,11 @@ __attribute__((target("avx512f,avx512bw"))) static int64_t decode_row_avx512(con
 __attribute__((target("avx512f,avx512bw,avx512vbmi,gfni"))) static int64_t
 decode_row_gfni(const uint64_t *planes, int nbits, int64_t rows, int64_t r, int64_t k, uint8_t *u)
 {
+    /* byte 8 j + 7 - m of the result = byte 8 m + j of the source */
+#define BO_Q8(j) 56 + j, 48 + j, 40 + j, 32 + j, 24 + j, 16 + j, 8 + j, j
+    static const uint8_t perm[64] = {BO_Q8(0), BO_Q8(1), BO_Q8(2), BO_Q8(3), BO_Q8(4), BO_Q8(5), BO_Q8(6), BO_Q8(7)};
+#undef BO_Q8
     const int64_t nw = bo_words_for(k), k64 = k / 64 * 64;
-    uint8_t perm[64];
-    for (int j = 0; j < 8; ++j)
-        for (int m = 0; m < 8; ++m)
-            perm[8 * j + 7 - m] = (uint8_t)(8 * m + j);
     const __m512i idx = _mm512_loadu_si512(perm);
     const __m512i unit = _mm512_set1_epi64((int64_t)0x8040201008040201ull);
     const int64_t stride = rows * nw;  /* words from one plane to the next */

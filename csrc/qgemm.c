@@ -374,14 +374,14 @@ static inline void q_amx_block(const uint8_t *a, int64_t lda, const int8_t *b, i
     }
 }
 
-/* d (QAM x 2 QNR, row stride 2 QNR) = tiles 0-3 (tiles 0 and 2 only for np = 1). */
-static inline void q_amx_store(int np, int32_t *d)
+/* Rows 0-31 x channels 0-31 at d (rows ld int32 apart) = tiles 0-3 (tiles 0 and 2 only for np = 1). */
+static inline void q_amx_store(int np, int32_t *d, int64_t ld)
 {
-    AMX_STORE(0, d, 2 * QNR * 4);
-    AMX_STORE(2, d + 16 * 2 * QNR, 2 * QNR * 4);
+    AMX_STORE(0, d, ld * 4);
+    AMX_STORE(2, d + 16 * ld, ld * 4);
     if (np == 2) {
-        AMX_STORE(1, d + QNR, 2 * QNR * 4);
-        AMX_STORE(3, d + 16 * 2 * QNR + QNR, 2 * QNR * 4);
+        AMX_STORE(1, d + QNR, ld * 4);
+        AMX_STORE(3, d + 16 * ld + QNR, ld * 4);
     }
 }
 #else
@@ -517,67 +517,10 @@ typedef struct {
     const int32_t *pad_taps;   /* which are pad_taps[row * taps ..] */
 } q_rows;
 
-/* Finish rows row0 .. row0 + mr - 1 of a block x channels col0 .. col0 + nc - 1 from their sums D
- * (d[r * ldd + col]): v = 4 D + 2 U - c_a T, plus the padding correction, stored as the call asks. */
-static void q_store_slab(const q_call *x, const q_rows *b, const int32_t *d, int64_t ldd, int row0, int mr,
-                         int64_t col0, int nc)
-{
-    const bo_conv_args *cv = x->cv;
-    const int64_t n = x->n, rows = cv->batch * cv->out_h * cv->out_w;
-    for (int r = 0; r < mr; ++r) {
-        const int row = row0 + r;
-        const int32_t *dr = d + r * ldd;
-        const int corrected = x->tap_corr && b->npad[row];
-        if (x->plain) {
-            /* Wrapping uint32 arithmetic is exact here: every result fits int32. */
-            uint32_t *o = (uint32_t *)cv->out + (b->r0 + row) * n + col0;
-            const uint32_t base = (uint32_t)(2 * b->u_row[row]);
-            for (int col = 0; col < nc; ++col)
-                o[col] = 4u * (uint32_t)dr[col] + base + x->col_term[col0 + col];
-            for (int k = 0; corrected && k < b->npad[row]; ++k) {
-                const int64_t *tc = x->tap_corr + b->pad_taps[row * x->taps + k] * n + col0;
-                for (int col = 0; col < nc; ++col)
-                    o[col] += (uint32_t)tc[col];
-            }
-            continue;
-        }
-        for (int col = 0; col < nc; ++col) {
-            const int64_t o = col0 + col;
-            int64_t v = 4 * (int64_t)dr[col] + 2 * b->u_row[row] - x->c_a * x->t_sum[o];
-            for (int k = 0; corrected && k < b->npad[row]; ++k)
-                v += x->tap_corr[b->pad_taps[row * x->taps + k] * n + o];
-            bo_output_store(cv->transform, cv->out, cv->out64, rows, n, b->r0 + row, o, v);
-        }
-    }
-}
-
-#if Q_HAVE_AMX
-/* q_store_slab's plain int32 store for an AMX block: rows row0 .. row0 + mr - 1 of the block,
- * channels col0 .. col0 + ncols - 1, d rows of 2 QNR sums. Plain loops, vectorized by the compiler. */
-Q_AMX_TARGET static void q_amx_finish(const q_call *x, const q_rows *b, const int32_t *d, int row0, int mr,
-                                      int64_t col0, int64_t ncols)
-{
-    const uint32_t *restrict ct = x->col_term + col0;
-    for (int r = 0; r < mr; ++r) {
-        uint32_t *restrict o = (uint32_t *)x->cv->out + (b->r0 + row0 + r) * x->n + col0;
-        const uint32_t *restrict dr = (const uint32_t *)d + r * 2 * QNR;
-        const uint32_t base = (uint32_t)(2 * b->u_row[row0 + r]);
-        for (int64_t c = 0; c < ncols; ++c)
-            o[c] = 4u * dr[c] + base + ct[c];
-    }
-}
-
-/* The rows of a block (m rows of kpad codes at a, stride lda) against every weight panel, by
- * 32 x 32 blocks of tiles. A block's sums are finished while the tiles compute the next one:
- * read straight after the tile store, they would wait for it (a tile store does not forward). */
-typedef struct {
-    int g, np;
-    int64_t j;
-} q_amx_done;
-
 /* The padding correction of the padded rows among row0 .. row0 + mr - 1 of a block, channels
- * col0 .. col0 + ncols - 1 (plain int32 results: the other stores add it themselves). */
-static void q_amx_pad_fix(const q_call *x, const q_rows *b, int row0, int mr, int64_t col0, int64_t ncols)
+ * col0 .. col0 + ncols - 1, added to int32 results already in the output (the general store adds
+ * it to v itself). Wrapping uint32 arithmetic is exact: every result fits int32. */
+static void q_pad_fix(const q_call *x, const q_rows *b, int row0, int mr, int64_t col0, int64_t ncols)
 {
     for (int r = 0; x->tap_corr && r < mr; ++r) {
         const int row = row0 + r;
@@ -590,18 +533,67 @@ static void q_amx_pad_fix(const q_call *x, const q_rows *b, int row0, int mr, in
     }
 }
 
-static void q_amx_finish_block(const q_call *x, const q_rows *b, const int32_t *d, q_amx_done k, int m)
+/* q_store_slab on the plain int32 path: out = 4 D + 2 U + col_term, then the padding correction.
+ * Wrapping uint32 arithmetic is exact here: every result fits int32. Plain loops over restrict
+ * pointers, which the compiler vectorizes (with AVX-512 where inlined into q_amx_finish). */
+static inline void q_store_plain(const q_call *x, const q_rows *b, const int32_t *d, int64_t ldd, int row0, int mr,
+                                 int64_t col0, int64_t nc)
 {
-    const int mr = m - k.g * QAM < QAM ? m - k.g * QAM : QAM, row0 = k.g * QAM;
-    const int64_t col0 = k.j * QNR, ncols = x->n - col0 < k.np * QNR ? x->n - col0 : k.np * QNR;
-    if (!x->plain) {
-        for (int h = 0; h < k.np; ++h)
-            q_store_slab(x, b, d + h * QNR, 2 * QNR, row0, mr, col0 + h * QNR,
-                         (int)(ncols - h * QNR < QNR ? ncols - h * QNR : QNR));
+    const uint32_t *restrict ct = x->col_term + col0;
+    for (int r = 0; r < mr; ++r) {
+        uint32_t *restrict o = (uint32_t *)x->cv->out + (b->r0 + row0 + r) * x->n + col0;
+        const uint32_t *restrict dr = (const uint32_t *)d + r * ldd;
+        const uint32_t base = (uint32_t)(2 * b->u_row[row0 + r]);
+        for (int64_t c = 0; c < nc; ++c)
+            o[c] = 4u * dr[c] + base + ct[c];
+    }
+    q_pad_fix(x, b, row0, mr, col0, nc);
+}
+
+/* Finish rows row0 .. row0 + mr - 1 of a block x channels col0 .. col0 + nc - 1 from their sums D
+ * (d[r * ldd + col]): v = 4 D + 2 U - c_a T, plus the padding correction, stored as the call asks. */
+static void q_store_slab(const q_call *x, const q_rows *b, const int32_t *d, int64_t ldd, int row0, int mr,
+                         int64_t col0, int nc)
+{
+    const bo_conv_args *cv = x->cv;
+    const int64_t n = x->n, rows = cv->batch * cv->out_h * cv->out_w;
+    if (x->plain) {
+        q_store_plain(x, b, d, ldd, row0, mr, col0, nc);
         return;
     }
-    q_amx_finish(x, b, d, row0, mr, col0, ncols);
-    q_amx_pad_fix(x, b, row0, mr, col0, ncols);
+    for (int r = 0; r < mr; ++r) {
+        const int row = row0 + r;
+        const int32_t *dr = d + r * ldd;
+        const int corrected = x->tap_corr && b->npad[row];
+        for (int col = 0; col < nc; ++col) {
+            const int64_t o = col0 + col;
+            int64_t v = 4 * (int64_t)dr[col] + 2 * b->u_row[row] - x->c_a * x->t_sum[o];
+            for (int k = 0; corrected && k < b->npad[row]; ++k)
+                v += x->tap_corr[b->pad_taps[row * x->taps + k] * n + o];
+            bo_output_store(cv->transform, cv->out, cv->out64, rows, n, b->r0 + row, o, v);
+        }
+    }
+}
+
+#if Q_HAVE_AMX
+/* A block of tiles stored to d, to be finished from there: row group g, panels j and j + 1 (np). */
+typedef struct {
+    int g, np;
+    int64_t j;
+} q_amx_done;
+
+Q_AMX_TARGET static void q_amx_finish_block(const q_call *x, const q_rows *b, const int32_t *d, q_amx_done k,
+                                            int m)
+{
+    const int mr = m - k.g * QAM < QAM ? m - k.g * QAM : QAM;
+    const int64_t col0 = k.j * QNR, ncols = x->n - col0 < k.np * QNR ? x->n - col0 : k.np * QNR;
+    if (x->plain) {
+        q_store_plain(x, b, d, 2 * QNR, k.g * QAM, mr, col0, ncols);
+        return;
+    }
+    for (int h = 0; h * QNR < ncols; ++h)
+        q_store_slab(x, b, d + h * QNR, 2 * QNR, k.g * QAM, mr, col0 + h * QNR,
+                     (int)(ncols - h * QNR < QNR ? ncols - h * QNR : QNR));
 }
 
 /* out = 4 out + 2 U + col_term in place, for 32 rows from row0 of a block and the first ncols
@@ -615,7 +607,7 @@ Q_AMX_TARGET static void q_amx_fixup(const q_call *x, const q_rows *b, int row0,
         for (int64_t c = 0; c < ncols; ++c)
             o[c] = 4u * o[c] + base + ct[c];
     }
-    q_amx_pad_fix(x, b, row0, QAM, 0, ncols);
+    q_pad_fix(x, b, row0, QAM, 0, ncols);
 }
 
 /* The rows of a block (m rows of kpad codes at a, stride lda) against every weight panel, by
@@ -627,10 +619,11 @@ Q_AMX_TARGET static void q_amx_fixup(const q_call *x, const q_rows *b, int row0,
 static void q_amx_rows(const q_call *x, const q_rows *b, const bo_q_args *q, const uint8_t *a, int64_t lda, int m,
                        int64_t kpad)
 {
-    int32_t d[2][QAM * 2 * QNR] __attribute__((aligned(64)));
+    int32_t d[QAM * 2 * QNR] __attribute__((aligned(64)));
     const int64_t panels = (x->n + QNR - 1) / QNR;
-    /* Direct stores: whole 64-byte lines of every output row when n is a multiple of 16. */
-    const int64_t direct_panels = x->plain && x->n % QNR == 0 ? x->n / (2 * QNR) * 2 : 0;
+    /* Direct stores: every pair of panels whose 32 channels all exist (whole 64-byte lines of
+     * every output row when n is a multiple of 16; split lines otherwise, still faster than d). */
+    const int64_t direct_panels = x->plain ? x->n / (2 * QNR) * 2 : 0;
     q_amx_done prev = {0, 0, 0};
     int have_prev = 0;
     for (int g = 0; g * QAM < m; ++g) {
@@ -640,23 +633,20 @@ static void q_amx_rows(const q_call *x, const q_rows *b, const bo_q_args *q, con
             const int np = panels - j >= 2 ? 2 : 1;
             q_amx_block(a + (int64_t)g * QAM * lda, lda, (const int8_t *)q->w + j * QNR * kpad, kpad, np);
             if (have_prev)
-                q_amx_finish_block(x, b, d[0], prev, m);
+                q_amx_finish_block(x, b, d, prev, m);
             have_prev = !(full && j < direct_panels);
             if (have_prev) {
-                q_amx_store(np, d[0]);
+                q_amx_store(np, d, 2 * QNR);
                 prev = (q_amx_done){g, np, j};
             } else {
-                AMX_STORE(0, o + j * QNR, x->n * 4);
-                AMX_STORE(1, o + j * QNR + QNR, x->n * 4);
-                AMX_STORE(2, o + 16 * x->n + j * QNR, x->n * 4);
-                AMX_STORE(3, o + 16 * x->n + j * QNR + QNR, x->n * 4);
+                q_amx_store(np, (int32_t *)o + j * QNR, x->n);
             }
         }
         if (full && direct_panels)
             q_amx_fixup(x, b, g * QAM, direct_panels * QNR);
     }
     if (have_prev)
-        q_amx_finish_block(x, b, d[0], prev, m);
+        q_amx_finish_block(x, b, d, prev, m);
 }
 #endif
 
@@ -725,11 +715,12 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
             memset(stage_, 0, (size_t)(mc * srow));
         uint8_t *stage = stage_;
         int32_t d[QMR * QNR] __attribute__((aligned(32)));
-        if (!(amx && q->planes) && posix_memalign(&apack, 64, (size_t)(mc * kpad * esize)))
+        const int need_apack = !(amx && q->planes);  /* AMX reads a GEMM's stage in place */
+        if (need_apack && posix_memalign(&apack, 64, (size_t)(mc * kpad * esize)))
             apack = NULL;
         if (amx && apack)  /* the K padding of every row, and rows past the last, read as zeros */
             memset(apack, 0, (size_t)(mc * kpad));
-        if ((!apack && !(amx && q->planes)) || !rowp || !pad_taps || !npad || !u_row || !pix || (q->planes && !stage))
+        if ((need_apack && !apack) || !rowp || !pad_taps || !npad || !u_row || !pix || (q->planes && !stage))
             failed = 1;
 #if Q_HAVE_AMX
         if (amx && !failed)
@@ -788,15 +779,7 @@ int bo_qconv(const bo_conv_args *cv, const bo_q_args *q)
                         for (int r = 0; r < mr; ++r)
                             fo.base[r] = (uint32_t)(2 * u_row[p * QMR + r]);
                         q_tile(q, use_asm, ap, bp, steps, d, &fo);
-                        for (int r = 0; tap_corr && r < mr; ++r) {
-                            const int row = p * QMR + r;
-                            uint32_t *o = fo.o + r * n;
-                            for (int k = 0; k < npad[row]; ++k) {
-                                const int64_t *tc = tap_corr + pad_taps[row * taps + k] * n + j * QNR;
-                                for (int col = 0; col < QNR; ++col)
-                                    o[col] += (uint32_t)tc[col];
-                            }
-                        }
+                        q_pad_fix(&call, &blk_rows, p * QMR, mr, j * QNR, QNR);
                         continue;
                     }
                     q_tile(q, use_asm, ap, bp, steps, d, NULL);
