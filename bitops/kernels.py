@@ -25,9 +25,10 @@ __all__ = ["bgemm", "mbgemm", "mbconv2d", "conv_geometry", "ConvGeometry", "expl
 # of `bitops bench --only gemm --threads 1 --bits all` (docs/benchmarks.md) W1A2
 # on branches took 6.2 ms and W1A3..W2A8 on the integer path 8.8-9.9 ms, so
 # branches win up to two branch pairs. On the "amx" path the integer path runs on AMX tiles
-# (1024 u8 x s8 MACs per instruction) and beats even one branch pair: W1A1 1024^3 took 0.90 ms
-# there against 1.05 ms on the AVX-512 popcount kernel, and the W1A1 conv 56x56x256 -> 256
-# 1.67 ms against 1.82 ms (one thread, best of 6 x 15 calls, interleaved in one process).
+# (1024 u8 x s8 MACs per instruction) and beats even one branch pair: with
+# `python bench/interleave.py --threads 1 --policies auto,never`, W1A1 1024^3 took 0.97 ms
+# there against 1.06 ms on the AVX-512 popcount kernel, and the W1A1 conv 56x56x256 -> 256
+# 1.64 ms against 1.84 ms (docs/benchmarks.md).
 INTEGER_PATH_MIN_PAIRS = 3
 INTEGER_PATH_MIN_PAIRS_AMX = 1
 _integer_policy = os.environ.get("BITOPS_INTEGER_PATH", "auto")

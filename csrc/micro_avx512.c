@@ -21,15 +21,17 @@
  * Tile: VA = 12 virtual rows x 16 columns, 24 zmm accumulators, 2 for the W
  * vectors of the unit, the rest for the xor/popcount temporaries (GCC keeps
  * all in registers; check with objdump after changes). Per unit: 2 W loads,
- * 12 broadcast loads, 72 ALU uops. In L1 this loop runs at about 1350
- * Gbit-op/s on a Sapphire Rapids core, above bench/roofline.c's loop (which
- * loads both operands for every 512 bit-ops).
+ * 12 broadcast loads, 72 ALU uops, where bench/roofline.c's loop loads both
+ * operands for every 512 bit-ops; the whole W1A1 GEMM reached 85-97% of that
+ * loop's rate on a Sapphire Rapids core (`bitops bench --only gemm --threads 1
+ * --bits W1A1`, the `bitops W1A1 popcount` row where AMX is present).
  *
  * Tried and not kept: a carry-save form over 3 words (x1 = a1^w1,
  * d = (a1^a2)^(w1^w2), s = (a1^a2^a3)^(w1^w2^w3) from pre-xored packing,
  * carry = d ? ~s : x1 by vpternlogq, count += popcount(s) + 2 popcount(carry)
  * by vpmadd52luq) needs 8 ALU uops per 3 words instead of 9, but measured
- * only 5% faster in L1 (8-row tile; 12 rows spill), less for K = 16 words,
+ * only 5% faster in L1 in a scratch harness that was not kept (8-row tile;
+ * 12 rows spill), less for K = 16 words,
  * which is not a multiple of 3, and it needs AVX512-IFMA.
  *
  * Always compiled; dispatch.c selects it only when CPUID reports AVX512F,

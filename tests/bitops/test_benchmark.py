@@ -369,3 +369,21 @@ def test_popcount_variant_row_carries_the_roofline_target_only():
     assert targets["w1a1_gemm_roofline"] == [0.85]
     assert targets["w1a1_gemm_vs_numpy"] == [17.0]
     assert targets["gemm_vs_ort_int8"] == [1.6]
+
+
+def test_interleave_script_compares_settings_of_one_call():
+    """bench/interleave.py (the source of the docs' thread-scaling and kernel-choice ratios) runs,
+    prints every setting of every case and the ratios to the first."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "bench" / "interleave.py"
+    run = subprocess.run([sys.executable, str(script), "--gemm", "40,200,33", "--conv", "5,6,20,17", "--bits",
+                          "W1A1,W3A2", "--threads", "1,2", "--policies", "auto,never", "--rounds", "2", "--calls",
+                          "1"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = [ln for ln in run.stdout.splitlines() if ln.startswith(("gemm", "conv"))]
+    assert [ln.split(":")[0] for ln in lines] == ["gemm 40x200x33 W1A1", "conv 5x6x20->17 3x3 W1A1",
+                                                 "gemm 40x200x33 W3A2", "conv 5x6x20->17 3x3 W3A2"]
+    assert all(ln.count(" thr ") == 4 + 2 * 3 and ln.count("1 thr auto / ") == 3 for ln in lines)
